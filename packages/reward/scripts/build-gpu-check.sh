@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Dev tool (not a test): builds the GPU check for one run on the lent GPU machine.
+#   1. packs Node, Dawn (`webgpu`) and the Vulkan loaders into <repo>/.gpu-carry (git-ignored) with the
+#      workplace script, unless that is already done. Its path comes from GPU_CARRY_SCRIPT, default
+#      /work/shared/device/prepare-gpu-carry.sh (the repo never reads shared/ at run or test time);
+#   2. bundles src/gpu/check.ts with esbuild into .gpu-carry/app/gpu-check.js: everything but Dawn,
+#      which run.sh puts on NODE_PATH, and the native/wasm backends the check does not use; sharp
+#      (native, only for image files) is replaced by src/gpu/sharp-unavailable.ts.
+# On the GPU machine, from the repo root, with carry [".gpu-carry"]:
+#   bash .gpu-carry/run.sh .gpu-carry/app/gpu-check.js
+# Dry runs here (no GPU): `node .gpu-carry/app/gpu-check.js` stops at "no adapter";
+# GPU_CHECK_BACKEND=cpu runs every step with cpu in place of webgpu.
+set -euo pipefail
+pkg=$(cd "$(dirname "$0")/.." && pwd)
+root=$(git -C "$pkg" rev-parse --show-toplevel)
+carry="$root/.gpu-carry"
+if [ ! -x "$carry/run.sh" ] || [ ! -d "$carry/app/node_modules/webgpu" ]; then
+  script=${GPU_CARRY_SCRIPT:-/work/shared/device/prepare-gpu-carry.sh}
+  [ -f "$script" ] || { echo "build-gpu-check: $script not found (set GPU_CARRY_SCRIPT)" >&2; exit 1; }
+  (cd "$root" && bash "$script")
+fi
+cd "$pkg"
+./node_modules/.bin/esbuild src/gpu/check.ts --bundle --platform=node --target=node20 --format=cjs \
+  --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
+  --external:@tensorflow/tfjs-backend-wasm --alias:sharp=./src/gpu/sharp-unavailable.ts \
+  --minify --keep-names --log-level=warning --legal-comments=none --outfile="$carry/app/gpu-check.js"
+echo "bundle: $(du -h "$carry/app/gpu-check.js" | cut -f1)  carry: $(du -sh "$carry" | cut -f1)"

@@ -1,0 +1,138 @@
+import { resolveCheckpoint } from '../bundled';
+import { ClipBaseline, constantPredictor, clipPredictor, DataMeans, loadClipBaseline, meansOf, trainMeans } from '../eval/baselines';
+import { openEvalDataset } from '../eval/dataset';
+import { evaluateSamples, modelPredictor, Predictor } from '../eval/evaluate';
+import { EvalReport, formatTables, reportJson, reportNotes } from '../eval/table';
+import { RewardModel } from '../rahf/model';
+import { writeFileAtomic } from '../util/atomic';
+import { Progress } from '../util/progress';
+import { UserError } from './errors';
+
+export interface EvalCliOptions {
+  /** RAHF checkpoint directory or hub id (default: the bundled one). */
+  checkpoint?: string;
+  /** Data folder with `<split>.tfrecord` (e.g. a synthetic world) or a RichHF `.tfrecord` file. */
+  data: string;
+  /** Split of a data folder (default "test"). */
+  split?: string;
+  /** Image folder (`<uid>.<ext>`, optional `<uid>.txt`). */
+  images?: string;
+  /** Pick-a-Pic-shaped parquet files with images and captions. */
+  parquet?: string[];
+  /** `{uid, caption}` JSONL. */
+  captions?: string;
+  /** Train TFRecord for the constant baseline (default: train.tfrecord of a data folder). */
+  train?: string;
+  /** HF CLIP checkpoint (directory or hub id) for the CLIP alignment baseline. */
+  clip?: string;
+  /** Print the JSON document instead of the tables. */
+  json?: boolean;
+  /** Also write the JSON document to this file. */
+  out?: string;
+  /** Samples per batch (default 8). */
+  batchSize?: number;
+  /** Evaluate only the first N usable records. */
+  limit?: number;
+  /** Cap on generated keyword tokens (default 100). */
+  maxNewTokens?: number;
+  /** Progress line on stderr (default: on). */
+  progress?: boolean;
+}
+
+export interface EvalIO {
+  stdout: (text: string) => void;
+  stderr: (line: string) => void;
+}
+
+const defaultIO: EvalIO = {
+  stdout: (t) => process.stdout.write(t + '\n'),
+  stderr: (l) => process.stderr.write(l + '\n'),
+};
+
+function checkPositiveInt(name: string, v: number | undefined): void {
+  if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new UserError(`--${name} must be a positive integer, got ${v}`);
+}
+
+/**
+ * `rahf eval`: the checkpoint and the baselines (constant = train means; CLIP cosine for alignment with
+ * --clip) on one evaluation set, reported as the RichHF paper's Tables 1–4, or as JSON with --json
+ * (src/eval/table.ts documents the shape). Returns the exit code.
+ */
+export async function runEval(opts: EvalCliOptions, io: EvalIO = defaultIO): Promise<number> {
+  checkPositiveInt('batch-size', opts.batchSize);
+  checkPositiveInt('limit', opts.limit);
+  checkPositiveInt('max-new-tokens', opts.maxNewTokens);
+  const ds = await openEvalDataset({
+    data: opts.data,
+    split: opts.split,
+    images: opts.images,
+    parquet: opts.parquet,
+    captions: opts.captions,
+    train: opts.train,
+    limit: opts.limit,
+  });
+  if (ds.missingImages.length > 0) io.stderr(`rahf: ${ds.missingImages.length} of ${ds.totalRecords} records have no image (skipped)`);
+  if (ds.missingCaptions.length > 0) io.stderr(`rahf: ${ds.missingCaptions.length} of ${ds.totalRecords} records have no prompt (skipped)`);
+
+  let means: DataMeans;
+  const fromEvalSet = ds.trainFile === undefined;
+  if (ds.trainFile) {
+    means = await trainMeans(ds.trainFile);
+  } else {
+    io.stderr('rahf: no train split (no train.tfrecord beside the data, no --train): the constant baseline uses the evaluated samples\' own means');
+    means = await meansOf(
+      (async function* () {
+        for await (const s of ds.samples()) yield s.record;
+      })(),
+      ds.recordsFile,
+    );
+  }
+
+  const checkpoint = resolveCheckpoint(opts.checkpoint);
+  const model = await RewardModel.load(checkpoint);
+  let clip: ClipBaseline | undefined;
+  try {
+    if (opts.clip) {
+      try {
+        clip = await loadClipBaseline(opts.clip);
+      } catch (e) {
+        throw new UserError(`--clip ${opts.clip}: ${(e as Error).message.split('\n')[0]}`);
+      }
+    }
+    const predictors: Predictor[] = [
+      modelPredictor(model, { maxNewTokens: opts.maxNewTokens }),
+      constantPredictor(means),
+      ...(clip ? [clipPredictor(clip)] : []),
+    ];
+    const progress = new Progress(ds.size, 'eval', { enabled: opts.progress ?? true, unit: 'img' });
+    const run = await evaluateSamples(ds.samples(), predictors, { batchSize: opts.batchSize ?? 8, onBatch: (k) => progress.tick(k) });
+    for (const w of ds.warnings.slice(0, 5)) io.stderr(`rahf: warning: ${w}`);
+    if (ds.warnings.length > 5) io.stderr(`rahf: … and ${ds.warnings.length - 5} more warnings`);
+
+    const report: EvalReport = {
+      n: run.n,
+      records: ds.recordsFile,
+      checkpoint,
+      model: run.results.model,
+      baselines: { constant: run.results.constant, ...(clip ? { clip: run.results.clip } : {}) },
+      constant: { source: means.source, count: means.count, fromEvalSet },
+      clip: clip?.dir,
+      totalRecords: ds.totalRecords,
+      missingImages: ds.missingImages,
+      missingCaptions: ds.missingCaptions,
+    };
+    const json = JSON.stringify(reportJson(report), null, 2);
+    if (opts.out) writeFileAtomic(opts.out, json + '\n');
+    if (opts.json) {
+      io.stdout(json);
+      // The JSON holds numbers only; what they mean (and why some are null) goes to stderr.
+      for (const n of reportNotes(report)) io.stderr(`rahf: ${n}`);
+    } else {
+      io.stdout(formatTables(report));
+    }
+    return 0;
+  } finally {
+    model.dispose();
+    clip?.dispose();
+  }
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { initBackend } from '../backend';
+import { formatError, UserError } from './errors';
+import { runScore } from './score';
+import { runInit } from './init';
+import { runConsolidate } from './consolidate';
+import { runSynth } from './synth';
+
+interface Common {
+  verbose?: boolean;
+  backend?: string;
+}
+
+/** Run a command body; user-facing failures become one line on stderr and a non-zero exit code. */
+async function guarded(argv: Common, body: () => Promise<number | void>, needsModel = true): Promise<void> {
+  try {
+    if (needsModel) await initBackend(argv.backend);
+    const code = await body();
+    process.exitCode = typeof code === 'number' ? code : 0;
+  } catch (e) {
+    process.stderr.write(formatError(e, Boolean(argv.verbose)) + '\n');
+    process.exitCode = e instanceof UserError ? e.exitCode : 1;
+  }
+}
+
+export function cli(args: string[]) {
+  return yargs(args)
+    .scriptName('rahf')
+    .usage('$0 <command> [options]')
+    .option('verbose', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
+    .option('backend', { type: 'string', describe: 'tfjs backend: tensorflow | webgpu | wasm | cpu (default: best installed; env RAHF_BACKEND)' })
+    .command(
+      'score <paths..>',
+      'score images (files or folders) with a RAHF checkpoint',
+      (y) =>
+        y
+          .positional('paths', { type: 'string', array: true, demandOption: true })
+          .option('prompt', { type: 'string', describe: 'prompt for every image' })
+          .option('prompts', { type: 'string', describe: 'JSONL file of {"file", "prompt"} per image' })
+          .option('checkpoint', { type: 'string', describe: 'RAHF checkpoint directory or HF hub id (default: bundled)' })
+          .option('out', { type: 'string', describe: 'folder for heatmap PNGs and overlays' })
+          .option('batch-size', { type: 'number', default: 8 })
+          .option('keywords', { type: 'boolean', default: true, describe: 'decode misaligned prompt words' })
+          .conflicts('prompt', 'prompts'),
+      (argv) =>
+        guarded(argv, () =>
+          runScore({
+            paths: argv.paths as string[],
+            prompt: argv.prompt,
+            prompts: argv.prompts,
+            checkpoint: argv.checkpoint,
+            out: argv.out,
+            batchSize: argv['batch-size'],
+            keywords: argv.keywords,
+          }),
+        ),
+    )
+    .command(
+      'init',
+      'write a RAHF checkpoint from a preset (random init, or ViT/T5 parts from HF checkpoints)',
+      (y) =>
+        y
+          .option('preset', { type: 'string', choices: ['tiny', 'paper', 'large384'], default: 'tiny' })
+          .option('out', { type: 'string', demandOption: true })
+          .option('seed', { type: 'number', default: 0 })
+          .option('vit', { type: 'string', describe: 'HF ViT checkpoint (dir or hub id) to initialise the image encoder' })
+          .option('t5', { type: 'string', describe: 'HF T5 checkpoint (dir or hub id) to initialise the text encoder/decoder' }),
+      (argv) => guarded(argv, () => runInit({ preset: argv.preset, out: argv.out, seed: argv.seed, vit: argv.vit, t5: argv.t5 })),
+    )
+    .command(
+      'consolidate',
+      'consolidate per-annotator raw annotations (JSONL) into RichHF TFRecords (docs/raw-annotations.md)',
+      (y) =>
+        y
+          .option('input', { type: 'string', demandOption: true, describe: 'raw annotations: one JSON line per (image, annotator)' })
+          .option('out', { type: 'string', demandOption: true, describe: 'RichHF TFRecord file to write' })
+          .option('map-size', { type: 'number', default: 512, describe: 'heatmap side in pixels (RichHF-18K: 512)' })
+          .option('captions', { type: 'string', describe: 'captions sidecar to write (default: <out stem>.captions.jsonl)' }),
+      (argv) => guarded(argv, () => runConsolidate({ input: argv.input, out: argv.out, mapSize: argv['map-size'], captions: argv.captions }), false),
+    )
+    .command(
+      'synth',
+      'generate a synthetic RichHF world with known ground truth (docs/synthetic-world.md)',
+      (y) =>
+        y
+          .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
+          .option('n', { type: 'number', default: 600, describe: 'number of examples (split 80/10/10)' })
+          .option('seed', { type: 'number', default: 0 })
+          .option('size', { type: 'number', default: 128, describe: 'image side in pixels' })
+          .option('map-size', { type: 'number', describe: 'heatmap side in the records (default: --size)' })
+          .option('noise', { type: 'number', default: 1, describe: 'annotator noise scale (0 = perfect annotators)' }),
+      (argv) =>
+        guarded(argv, () => runSynth({ out: argv.out, n: argv.n, seed: argv.seed, size: argv.size, mapSize: argv['map-size'], noise: argv.noise }), false),
+    )
+    .demandCommand(1, 'name a command (rahf --help lists them)')
+    .strict()
+    .fail((msg, err, y) => {
+      if (err) throw err;
+      process.stderr.write(`rahf: ${msg}\n`);
+      process.stderr.write(`(rahf --help for usage)\n`);
+      process.exit(1);
+    })
+    .help();
+}
+
+if (require.main === module) {
+  void cli(hideBin(process.argv)).parseAsync();
+}

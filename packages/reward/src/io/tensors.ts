@@ -1,0 +1,12 @@
+/** A tensor held on the host, as read from a checkpoint file, before it becomes a tf.Tensor. */
+export interface HostTensor {
+  dtype: 'float32' | 'int32' | 'bool';
+  shape: number[];
+  data: Float32Array | Int32Array | Uint8Array;
+}
+
+export type TensorMap = Map<string, HostTensor>;
+
+export function numel(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}

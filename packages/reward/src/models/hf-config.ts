@@ -1,0 +1,66 @@
+import * as fs from 'fs';
+import * as path from 'path';
+
+/**
+ * Read a Hugging Face `config.json` (or any JSON file). `dirOrFile` is a model directory (then `name`
+ * inside it is read) or a path ending in `.json`. Errors are one line naming the file.
+ */
+export function readJsonConfig(dirOrFile: string, name = 'config.json'): any {
+  const file = dirOrFile.endsWith('.json') ? dirOrFile : path.join(dirOrFile, name);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`${file}: cannot read (${code === 'ENOENT' ? 'file not found' : (e as Error).message})`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new Error(`${file}: expected a JSON object at the top level`);
+  }
+  return json;
+}
+
+/**
+ * `json[key]` when present, else `fallback` (HF's default); throws when present with the wrong type.
+ * `where` names the config in the message (e.g. "vision_config").
+ */
+export function field<T extends number | string | boolean>(json: any, key: string, fallback: T, where = 'config'): T {
+  const v = json?.[key];
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== typeof fallback) {
+    throw new Error(`${where}.${key}: expected a ${typeof fallback}, got ${JSON.stringify(v)}`);
+  }
+  if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`${where}.${key}: not a finite number`);
+  return v as T;
+}
+
+/** A positive integer field (sizes, counts). */
+export function intField(json: any, key: string, fallback: number, where = 'config'): number {
+  const v = field(json, key, fallback, where);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`${where}.${key}: expected a positive integer, got ${v}`);
+  return v;
+}
+
+/** Throws unless `json.model_type` is one of `types` (a missing model_type is accepted). */
+export function expectModelType(json: any, types: string[], where = 'config'): void {
+  const t = json?.model_type;
+  if (t !== undefined && !types.includes(t)) {
+    throw new Error(`${where}: model_type "${t}" is not ${types.map((x) => `"${x}"`).join(' or ')}`);
+  }
+}
+
+/** Prefix an error's message with the file it concerns, keeping it one line. */
+export function withFile<T>(file: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    const msg = (e as Error).message;
+    throw new Error(msg.startsWith(file) ? msg : `${file}: ${msg}`);
+  }
+}

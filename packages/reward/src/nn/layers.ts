@@ -1,0 +1,92 @@
+import * as tf from '@tensorflow/tfjs';
+import { Params } from './params';
+
+/** y = x Wᵀ + b with a PyTorch-layout weight [out, in]; x may have any number of leading dims. */
+export function linear(x: tf.Tensor, p: Params, name: string, bias = true): tf.Tensor {
+  const w = p.get(`${name}.weight`);
+  const inDim = x.shape[x.shape.length - 1];
+  const lead = x.shape.slice(0, -1);
+  let y: tf.Tensor = tf.matMul(x.reshape([-1, inDim]) as tf.Tensor2D, w as tf.Tensor2D, false, true);
+  const b = bias ? p.maybe(`${name}.bias`) : undefined;
+  if (b) y = tf.add(y, b);
+  return y.reshape([...lead, w.shape[0]]);
+}
+
+export function layerNorm(x: tf.Tensor, p: Params, name: string, eps: number): tf.Tensor {
+  const axis = x.rank - 1;
+  const mean = tf.mean(x, axis, true);
+  const xc = tf.sub(x, mean);
+  const variance = tf.mean(tf.square(xc), axis, true);
+  const y = tf.mul(xc, tf.rsqrt(tf.add(variance, eps)));
+  return tf.add(tf.mul(y, p.get(`${name}.weight`)), p.get(`${name}.bias`));
+}
+
+/** T5 / RMS norm: no mean subtraction, no bias. */
+export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number, axis = x.rank - 1): tf.Tensor {
+  const variance = tf.mean(tf.square(x), axis, true);
+  return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight);
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+
+/** Exact GELU (erf), HF "gelu". */
+export function gelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
+}
+
+/** Tanh approximation, HF "gelu_new" / "gelu_pytorch_tanh". */
+export function geluNew(x: tf.Tensor): tf.Tensor {
+  const inner = tf.mul(tf.add(x, tf.mul(tf.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);
+  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+}
+
+/** CLIP's x·σ(1.702x), HF "quick_gelu". */
+export function quickGelu(x: tf.Tensor): tf.Tensor {
+  return tf.mul(x, tf.sigmoid(tf.mul(x, 1.702)));
+}
+
+export function activation(name: string): (x: tf.Tensor) => tf.Tensor {
+  switch (name) {
+    case 'gelu':
+      return gelu;
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh':
+    case 'gelu_fast':
+      return geluNew;
+    case 'quick_gelu':
+      return quickGelu;
+    case 'relu':
+      return tf.relu;
+    default:
+      throw new Error(`unsupported activation "${name}"`);
+  }
+}
+
+/** [B, L, H*Dh] → [B, H, L, Dh] */
+export function splitHeads(x: tf.Tensor, heads: number): tf.Tensor4D {
+  const [b, l, d] = x.shape;
+  return x.reshape([b, l, heads, d / heads]).transpose([0, 2, 1, 3]) as tf.Tensor4D;
+}
+
+/** [B, H, L, Dh] → [B, L, H*Dh] */
+export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
+  const [b, h, l, dh] = x.shape;
+  return x.transpose([0, 2, 1, 3]).reshape([b, l, h * dh]) as tf.Tensor3D;
+}
+
+/**
+ * Scaled dot-product attention over split heads. `scale` multiplies QKᵀ (T5 uses 1, others 1/√Dh);
+ * `bias` (broadcastable to [B,H,Lq,Lk]) is added before softmax — relative positions and masks go here.
+ */
+export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number, bias?: tf.Tensor): tf.Tensor4D {
+  let s: tf.Tensor = tf.matMul(q, k, false, true);
+  if (scale !== 1) s = tf.mul(s, scale);
+  if (bias) s = tf.add(s, bias);
+  return tf.matMul(tf.softmax(s), v) as tf.Tensor4D;
+}
+
+/** Additive mask from a [B, Lk] 0/1 mask: 0 where attended, a large negative where masked. */
+export function additiveMask(mask: tf.Tensor): tf.Tensor {
+  const [b, l] = mask.shape;
+  return tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -3.4028234663852886e38 / 2).reshape([b, 1, 1, l]);
+}

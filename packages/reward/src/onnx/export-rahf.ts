@@ -1,0 +1,141 @@
+import { HEATMAP_NAMES, RahfConfig, SCORE_NAMES, gridSize, heatmapSize, visualTokenCount } from '../rahf/config';
+import { RewardModel } from '../rahf/model';
+import { PROJECTION } from '../rahf/init';
+import { GraphBuilder } from './graph';
+import { linearG } from './export-common';
+import { heatmapHeadG, scoreHeadG } from './export-heads';
+import { embedG, exportT5DecoderGraph, t5EncoderG } from './export-t5';
+import { vitG } from './export-vit';
+
+/*
+ * RewardModel.forward as ONNX graphs.
+ *
+ * Inputs: `pixel_values` [B, S, S, 3] float32 — normalised NHWC pixels at the model size, exactly what
+ * RewardModel.forward takes ((x − mean) / std; resizing and normalisation stay outside the graph so
+ * the scorer can use the PIL-exact preprocessing of src/image.ts) — and the prompt token ids
+ * `input_ids` [B, L] int64, padded to the batch's longest prompt with the tokenizer's pad id. Configs
+ * with mask_text_padding also take `attention_mask` [B, L] int64 (1 = token); youweiliang-style
+ * configs run without a mask, like the model.
+ *
+ * The augmented-prompt variant runs one encoder pass per output with a task string in the text, so
+ * its scores graph takes one id tensor per pass instead of `input_ids`:
+ * `input_ids_score_<type>` (4) and, with heatmaps, `input_ids_heatmap_<type>` (2), each tokenised
+ * from taskPrompt(format, kind, type, prompt) and padded on its own (plus `attention_mask_<kind>_<type>`
+ * when masked). The ViT runs once and feeds every pass.
+ *
+ * Outputs: `score_<type>` [B] and, in the heatmap graph, `heatmap_<type>` [B, 16g, 16g]. The
+ * multi-head scores graph also outputs `encoder_hidden` [B, L, D], the caption part of its encoder
+ * output (free: the same pass); the augmented-prompt variant gets it from the separate encoder graph.
+ * onnxruntime runs every node of a graph whatever outputs are asked for, hence separate graphs for
+ * the optional parts instead of optional outputs.
+ */
+
+/** One text input of a RAHF graph: the caption itself or one task string of the augmented variant. */
+export interface RahfTextInput {
+  ids: string;
+  mask?: string;
+  /** 'caption', or the task of an augmented-prompt pass. */
+  kind: 'caption' | 'SCORE' | 'HEATMAP';
+  type?: string;
+}
+
+export type RahfPart = 'scores' | 'heatmaps' | 'encoder';
+
+/** The text inputs of a graph part, in graph order. */
+export function rahfTextInputs(c: RahfConfig, part: RahfPart): RahfTextInput[] {
+  const masked = c.maskTextPadding;
+  const caption: RahfTextInput = { ids: 'input_ids', mask: masked ? 'attention_mask' : undefined, kind: 'caption' };
+  if (part === 'encoder' || c.variant === 'multi_head') return [caption];
+  const tasks: RahfTextInput[] = [];
+  const add = (kind: 'SCORE' | 'HEATMAP', type: string) => {
+    const suffix = `${kind.toLowerCase()}_${type}`;
+    tasks.push({ ids: `input_ids_${suffix}`, mask: masked ? `attention_mask_${suffix}` : undefined, kind, type });
+  };
+  for (const t of SCORE_NAMES) add('SCORE', t);
+  if (part === 'heatmaps') for (const t of HEATMAP_NAMES) add('HEATMAP', t);
+  return tasks;
+}
+
+/** Output names of a graph part. */
+export function rahfOutputs(c: RahfConfig, part: RahfPart): string[] {
+  if (part === 'encoder') return ['encoder_hidden'];
+  const out = SCORE_NAMES.map((t) => `score_${t}`);
+  if (part === 'heatmaps') out.push(...HEATMAP_NAMES.map((t) => `heatmap_${t}`));
+  if (c.variant === 'multi_head') out.push('encoder_hidden');
+  return out;
+}
+
+/**
+ * RAHF graph part:
+ * - 'scores': scores only (the fast common case), plus encoder_hidden for multi-head models;
+ * - 'heatmaps': scores and heatmaps (plus encoder_hidden for multi-head models);
+ * - 'encoder': the caption's encoder output for keyword decoding (`encoder_hidden`).
+ */
+export function exportRahfGraph(model: RewardModel, part: RahfPart): GraphBuilder {
+  const c = model.config;
+  const d = c.t5.d_model;
+  const s = c.imageSize;
+  const g = new GraphBuilder(`rahf_${part}`);
+  const px = g.input('pixel_values', 'float32', ['batch', s, s, 3]);
+  const texts = rahfTextInputs(c, part).map((t) => {
+    const len = t.kind === 'caption' ? 'text_len' : `text_len_${t.kind.toLowerCase()}_${t.type}`;
+    return { ...t, idsV: g.input(t.ids, 'int64', ['batch', len]), maskV: t.mask ? g.input(t.mask, 'int64', ['batch', len]) : undefined };
+  });
+  // Visual tokens: ViT output (with or without CLS) projected to the T5 width.
+  const grid = gridSize(c);
+  const n = grid * grid;
+  const nv = visualTokenCount(c);
+  let vit = vitG(g, model.vit, px);
+  if (!c.keepClsInEncoder) vit = g.slice(vit, 1, 1, 1 + n);
+  const visual = linearG(g, vit, model.params, PROJECTION);
+
+  const encode = (t: (typeof texts)[number]) => {
+    const x = g.concat([visual, embedG(g, model.t5, t.idsV)], 1);
+    // Visual positions are always attended: pad the caption mask with ones in front.
+    const mask = t.maskV ? g.op('Pad', [t.maskV, g.i64([0, nv, 0, 0]), g.i64(1)]) : undefined;
+    return t5EncoderG(g, model.t5, x, mask);
+  };
+  const featureMap = (hidden: string) => {
+    const start = c.keepClsInEncoder ? 1 : 0;
+    return g.reshape(g.transpose(g.slice(hidden, 1, start, start + n), [0, 2, 1]), [-1, d, grid, grid]);
+  };
+  const captionHidden = (hidden: string) => g.slice(hidden, 1, nv, 2 ** 62);
+  const head = (kind: 'score' | 'heatmap', type: string) => {
+    const base = kind === 'score' ? 'score_predictor.' : 'heatmap_predictor.';
+    return model.params.scope(c.variant === 'multi_head' ? `${base}${type}.` : base);
+  };
+  const side = heatmapSize(c);
+  const emitScore = (t: string, feature: string) =>
+    g.output(scoreHeadG(g, feature, head('score', t), c.scoreConv, c.scoreLinear), `score_${t}`, 'float32', ['batch']);
+  const emitHeat = (t: string, feature: string) =>
+    g.output(heatmapHeadG(g, feature, head('heatmap', t), side), `heatmap_${t}`, 'float32', ['batch', side, side]);
+
+  if (part === 'encoder') {
+    g.output(captionHidden(encode(texts[0])), 'encoder_hidden', 'float32', ['batch', 'text_len', d]);
+  } else if (c.variant === 'multi_head') {
+    const hidden = encode(texts[0]);
+    const feature = featureMap(hidden);
+    for (const t of SCORE_NAMES) emitScore(t, feature);
+    if (part === 'heatmaps') for (const t of HEATMAP_NAMES) emitHeat(t, feature);
+    g.output(captionHidden(hidden), 'encoder_hidden', 'float32', ['batch', 'text_len', d]);
+  } else {
+    for (const t of texts) {
+      const feature = featureMap(encode(t));
+      if (t.kind === 'SCORE') emitScore(t.type!, feature);
+      else emitHeat(t.type!, feature);
+    }
+  }
+  return g;
+}
+
+/**
+ * The keyword decoder's step graph: decoder_input_ids [B, T] (the tokens so far, starting with
+ * decoder_start_token_id), encoder_hidden [B, L, D] (the caption part of the encoder output) and, for
+ * masked configs, encoder_attention_mask [B, L] → logits [B, V] of the last position. No KV cache: each
+ * step re-runs the prefix (T ≤ max_new_tokens + 1), which keeps the graph small and exactly equal to
+ * the teacher-forced decoder.
+ */
+export function exportRahfDecoderGraph(model: RewardModel): GraphBuilder {
+  const g = exportT5DecoderGraph(model.t5, { lastOnly: true, encoderMask: model.config.maskTextPadding });
+  return g;
+}

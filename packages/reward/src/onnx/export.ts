@@ -1,0 +1,161 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { CLIPModel } from '../models/clip';
+import { T5Model } from '../models/t5';
+import { ViTModel } from '../models/vit';
+import { rahfConfigToJson } from '../rahf/config';
+import { RewardModel } from '../rahf/model';
+import { writeFileAtomic } from '../util/atomic';
+import { exportClipGraph } from './export-clip';
+import { RahfPart, exportRahfDecoderGraph, exportRahfGraph, rahfOutputs, rahfTextInputs } from './export-rahf';
+import { exportT5DecoderGraph, exportT5EncoderGraph } from './export-t5';
+import { exportViTGraph } from './export-vit';
+import { GraphBuilder } from './graph';
+import { OnnxModel, WriteOptions, writeModel } from './proto';
+import { QuantizeOptions, quantizeDynamic } from './quantize';
+
+/**
+ * What to export:
+ * - 'rahf' — scores graph; 'rahf-heatmaps' — scores and heatmaps; 'rahf-encoder' — caption encoder
+ *   output for keyword decoding; 'rahf-decoder' — keyword decoder step (see export-rahf.ts);
+ * - 'vit' — ViTModel (last_hidden_state); 't5-encoder', 't5-decoder' — T5Model halves; 'clip' — CLIPModel.
+ */
+export type ExportKind = 'rahf' | 'rahf-heatmaps' | 'rahf-encoder' | 'rahf-decoder' | 'vit' | 't5-encoder' | 't5-decoder' | 'clip';
+
+export type ExportableModel = RewardModel | ViTModel | T5Model | CLIPModel;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+function expect<T>(model: ExportableModel, cls: Function & { prototype: T }, kind: ExportKind): T {
+  if (!(model instanceof cls)) throw new Error(`exportOnnx: kind "${kind}" needs a ${cls.name}, got a ${model.constructor.name}`);
+  return model as T;
+}
+
+/** Build the ONNX model of `model` for `kind` (opset 17; dynamic batch and text lengths). */
+export function exportOnnx(model: ExportableModel, kind: ExportKind): OnnxModel {
+  let g: GraphBuilder;
+  switch (kind) {
+    case 'rahf':
+      g = exportRahfGraph(expect(model, RewardModel, kind), 'scores');
+      break;
+    case 'rahf-heatmaps':
+      g = exportRahfGraph(expect(model, RewardModel, kind), 'heatmaps');
+      break;
+    case 'rahf-encoder':
+      g = exportRahfGraph(expect(model, RewardModel, kind), 'encoder');
+      break;
+    case 'rahf-decoder':
+      g = exportRahfDecoderGraph(expect(model, RewardModel, kind));
+      break;
+    case 'vit':
+      g = exportViTGraph(expect(model, ViTModel, kind));
+      break;
+    case 't5-encoder':
+      g = exportT5EncoderGraph(expect(model, T5Model, kind));
+      break;
+    case 't5-decoder':
+      g = exportT5DecoderGraph(expect(model, T5Model, kind));
+      break;
+    case 'clip':
+      g = exportClipGraph(expect(model, CLIPModel, kind));
+      break;
+    default:
+      throw new Error(`exportOnnx: unknown kind "${kind as string}"`);
+  }
+  return g.model({ docString: `richhf-ts ${kind} export` });
+}
+
+/** The sidecar written next to an exported RAHF model: everything the scorer needs besides the graphs. */
+export interface RahfOnnxManifest {
+  format: 'rahf-onnx';
+  version: 1;
+  /** Our self-contained config.json object (rahfConfigToJson). */
+  config: Record<string, unknown>;
+  /** Graph files relative to the manifest's folder. */
+  files: { scores: string; heatmaps?: string; encoder?: string; decoder: string };
+  /** Text inputs of each graph (see rahfTextInputs). */
+  inputs: Record<'scores' | 'heatmaps' | 'encoder', { ids: string; mask?: string; kind: string; type?: string }[]>;
+  outputs: Record<'scores' | 'heatmaps', string[]>;
+  /** Whether `encoder_hidden` comes from the scores graph (multi-head) or needs the encoder graph. */
+  encoderHiddenFromScores: boolean;
+  tokenizer: string;
+  quantize?: 'int8';
+  /** Pixel layout and preprocessing the graphs expect. */
+  pixels: { layout: 'NHWC'; size: number; mean: number[]; std: number[]; normalised: true };
+}
+
+export interface ExportRahfOptions extends WriteOptions {
+  /** Also write the scores + heatmaps graph (`<stem>.heatmaps.onnx`). */
+  heatmaps?: boolean;
+  /** Dynamic int8 quantisation of the MatMul weights. */
+  quantize?: 'int8';
+  quantizeOptions?: QuantizeOptions;
+  /** Progress lines (file written, size). */
+  log?: (line: string) => void;
+}
+
+export interface ExportRahfResult {
+  manifest: string;
+  files: string[];
+}
+
+/** `<dir>/<stem>.rahf.json` for a model file `<dir>/<stem>.onnx`. */
+export function manifestPath(onnxFile: string): string {
+  return path.join(path.dirname(onnxFile), `${path.basename(onnxFile).replace(/\.onnx$/i, '')}.rahf.json`);
+}
+
+/**
+ * Export a RAHF model for the ONNX scorer: `out` (e.g. dir/model.onnx) holds the scores graph; beside
+ * it `<stem>.decoder.onnx` (keyword decoder step), `<stem>.heatmaps.onnx` (with `heatmaps`),
+ * `<stem>.encoder.onnx` (augmented-prompt models: the caption pass for keywords), the tokenizer files
+ * and the manifest `<stem>.rahf.json`. Every file is written atomically and the manifest last, so a
+ * folder with a manifest is complete.
+ */
+export function exportRahf(model: RewardModel, out: string, opts: ExportRahfOptions = {}): ExportRahfResult {
+  if (!/\.onnx$/i.test(out)) throw new Error(`export: output file ${out} must end in .onnx`);
+  const dir = path.dirname(path.resolve(out));
+  fs.mkdirSync(dir, { recursive: true });
+  const stem = path.basename(out).replace(/\.onnx$/i, '');
+  const c = model.config;
+  const log = opts.log ?? (() => undefined);
+  const written: string[] = [];
+  const write = (kind: ExportKind, file: string) => {
+    let m = exportOnnx(model, kind);
+    if (opts.quantize === 'int8') m = quantizeDynamic(m, opts.quantizeOptions);
+    const r = writeModel(m, path.join(dir, file), opts);
+    written.push(r.file);
+    if (r.dataFile) written.push(r.dataFile);
+    const mb = (r.bytes + (r.dataBytes ?? 0)) / 2 ** 20;
+    log(`wrote ${r.file}${r.dataFile ? ` (+ ${path.basename(r.dataFile)})` : ''}, ${mb.toFixed(1)} MiB`);
+    return file;
+  };
+  const files: RahfOnnxManifest['files'] = { scores: write('rahf', `${stem}.onnx`), decoder: write('rahf-decoder', `${stem}.decoder.onnx`) };
+  if (opts.heatmaps) files.heatmaps = write('rahf-heatmaps', `${stem}.heatmaps.onnx`);
+  if (c.variant !== 'multi_head') files.encoder = write('rahf-encoder', `${stem}.encoder.onnx`);
+  // Tokenizer files, so the folder is self-contained.
+  const tokDir = path.dirname(model.tokenizer.file);
+  for (const name of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
+    const src = name === 'tokenizer.json' ? model.tokenizer.file : path.join(tokDir, name);
+    const dst = path.join(dir, name);
+    if (fs.existsSync(src) && path.resolve(src) !== path.resolve(dst)) {
+      writeFileAtomic(dst, fs.readFileSync(src));
+      written.push(dst);
+    }
+  }
+  const strip = (t: ReturnType<typeof rahfTextInputs>) => t.map(({ ids, mask, kind, type }) => ({ ids, mask, kind, type }));
+  const manifest: RahfOnnxManifest = {
+    format: 'rahf-onnx',
+    version: 1,
+    config: rahfConfigToJson(c),
+    files,
+    inputs: { scores: strip(rahfTextInputs(c, 'scores')), heatmaps: strip(rahfTextInputs(c, 'heatmaps')), encoder: strip(rahfTextInputs(c, 'encoder')) },
+    outputs: { scores: rahfOutputs(c, 'scores'), heatmaps: rahfOutputs(c, 'heatmaps') },
+    encoderHiddenFromScores: c.variant === 'multi_head',
+    tokenizer: 'tokenizer.json',
+    quantize: opts.quantize,
+    pixels: { layout: 'NHWC', size: c.imageSize, mean: [...c.imageMean], std: [...c.imageStd], normalised: true },
+  };
+  const mf = manifestPath(path.join(dir, `${stem}.onnx`));
+  writeFileAtomic(mf, JSON.stringify(manifest, null, 2) + '\n');
+  written.push(mf);
+  return { manifest: mf, files: written };
+}

@@ -1,0 +1,64 @@
+import * as path from 'path';
+import { readJsonConfig } from '../models/hf-config';
+import { parityDir } from '../parity/fixtures';
+import {
+  DEFAULT_AUGMENTED_PROMPT_FORMAT,
+  heatmapSize,
+  rahfConfigFromJson,
+  rahfConfigToJson,
+  taskPrompt,
+  visualTokenCount,
+  youweiliangScoreConv,
+} from './config';
+
+const multiDir = path.join(parityDir(), 'rahf', 'rahf_yl_multi');
+const augDir = path.join(parityDir(), 'rahf', 'rahf_yl_aug');
+
+describe('rahfConfigFromJson', () => {
+  test('reads the youweiliang-style fixture config with its sub-config directories', () => {
+    const c = rahfConfigFromJson(readJsonConfig(multiDir), multiDir);
+    expect(c.variant).toBe('multi_head');
+    expect([c.imageSize, c.patchSize]).toEqual([64, 16]);
+    expect(c.vit.hidden_size).toBe(64);
+    expect(c.t5.d_model).toBe(128);
+    expect(c.heatmapChannels).toEqual([48, 24, 12]);
+    expect(c.scoreLinear).toEqual([512, 128]);
+    expect(c.scoreConv).toEqual([128, 64, 32, 16, 8, 2]); // d, d/2, d/4, d/8, d/16, d/64
+    // youweiliang's behaviour: CLS into the encoder, no text mask, pads counted in the loss.
+    expect([c.keepClsInEncoder, c.maskTextPadding, c.lossIgnoresPadding]).toEqual([true, false, false]);
+    expect(visualTokenCount(c)).toBe(17);
+    expect(heatmapSize(c)).toBe(64);
+    expect(rahfConfigFromJson(readJsonConfig(augDir), augDir).variant).toBe('augmented_prompt');
+  });
+
+  test('our saved form is self-contained and reads back to the same config', () => {
+    const c = rahfConfigFromJson(readJsonConfig(multiDir), multiDir);
+    const json = JSON.parse(JSON.stringify(rahfConfigToJson(c)));
+    expect(json.model_type).toBe('rahf');
+    expect(typeof json.vit).toBe('object');
+    const back = rahfConfigFromJson(json, '/nonexistent');
+    expect(back).toEqual(c);
+  });
+
+  test('rejects what it cannot run, with one line naming the field', () => {
+    const base = readJsonConfig(multiDir);
+    expect(() => rahfConfigFromJson({ ...base, model_type: 'vit' }, multiDir)).toThrow(/model_type "vit" is not "rahf"/);
+    expect(() => rahfConfigFromJson({ ...base, heatmap_channels: [4, 4] }, multiDir)).toThrow(/heatmap_channels/);
+    expect(() => rahfConfigFromJson({ ...base, image_size: 70 }, multiDir)).toThrow(/not a multiple of patch_size/);
+    expect(() => rahfConfigFromJson({ ...base, t5: '../nowhere' }, multiDir)).toThrow(/nowhere.*config\.json/);
+    expect(() => rahfConfigFromJson({ ...base, multi_heads: 'yes' }, multiDir)).toThrow(/multi_heads/);
+  });
+});
+
+describe('taskPrompt', () => {
+  test('builds youweiliang task strings from the fixture format', () => {
+    expect(taskPrompt(DEFAULT_AUGMENTED_PROMPT_FORMAT, 'SCORE', 'plausibility', 'a cat')).toBe(
+      '<output> SCORE: plausibility </output> a cat',
+    );
+    expect(taskPrompt('{kind}/{type}: {caption}', 'HEATMAP', 'misalignment', 'x')).toBe('HEATMAP/misalignment: x');
+  });
+});
+
+test('youweiliangScoreConv halves the width four times then divides by 64', () => {
+  expect(youweiliangScoreConv(768)).toEqual([768, 384, 192, 96, 48, 12]);
+});

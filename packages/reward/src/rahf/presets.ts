@@ -1,0 +1,123 @@
+import { RahfConfig, YOUWEILIANG_HEATMAP_CHANNELS, YOUWEILIANG_SCORE_LINEAR, youweiliangScoreConv, DEFAULT_AUGMENTED_PROMPT_FORMAT } from './config';
+
+/** Everything of a RahfConfig except the parsed tower configs (built from `vitJson` / `t5Json`). */
+export type RahfPreset = Omit<RahfConfig, 'vit' | 't5'>;
+
+export type PresetName = 'paper' | 'large384' | 'tiny';
+
+/** HF ViTConfig fields of a ViT of the given size. */
+function vitJson(hidden: number, layers: number, heads: number, mlp: number, image: number, patch = 16): Record<string, unknown> {
+  return {
+    model_type: 'vit',
+    hidden_size: hidden,
+    num_hidden_layers: layers,
+    num_attention_heads: heads,
+    intermediate_size: mlp,
+    hidden_act: 'gelu',
+    layer_norm_eps: 1e-12,
+    image_size: image,
+    patch_size: patch,
+    num_channels: 3,
+    qkv_bias: true,
+    initializer_range: 0.02,
+  };
+}
+
+/** HF T5Config fields (T5 v1.0 style: ReLU FFN, tied embeddings, d_model^-0.5 output scaling). */
+function t5Json(d: number, dkv: number, ff: number, layers: number, heads: number, vocab: number): Record<string, unknown> {
+  return {
+    model_type: 't5',
+    vocab_size: vocab,
+    d_model: d,
+    d_kv: dkv,
+    d_ff: ff,
+    num_layers: layers,
+    num_decoder_layers: layers,
+    num_heads: heads,
+    relative_attention_num_buckets: 32,
+    relative_attention_max_distance: 128,
+    layer_norm_epsilon: 1e-6,
+    feed_forward_proj: 'relu',
+    tie_word_embeddings: true,
+    scale_decoder_outputs: true,
+    decoder_start_token_id: 0,
+    eos_token_id: 1,
+    pad_token_id: 0,
+    initializer_factor: 1.0,
+  };
+}
+
+const T5_BASE_VOCAB = 32128;
+
+const common = {
+  augmentedPromptFormat: DEFAULT_AUGMENTED_PROMPT_FORMAT,
+  imageMean: [0.5, 0.5, 0.5] as [number, number, number],
+  imageStd: [0.5, 0.5, 0.5] as [number, number, number],
+  maxTextTokens: 512,
+};
+
+/**
+ * Model layouts by name.
+ * - paper: the paper's text (sec. 4.1): ViT-B/16 at 224 and a T5-base encoder/decoder, image tokens
+ *   without the ViT CLS token, score head dense 2048/1024/1; heatmap widths as youweiliang's. Pads are
+ *   masked and kept out of the loss (outputs do not depend on the batch).
+ * - large384: youweiliang/RichHF, the public trained checkpoint's layout: ViT-L/16 at 384 + T5-base,
+ *   CLS fed to the encoder, no text mask, pads in the loss.
+ * - tiny: a few-hundred-thousand-parameter model that trains in minutes on two CPU cores (the demo
+ *   model): 64-wide two-layer towers on 128-pixel images.
+ */
+export const PRESETS: Record<PresetName, RahfPreset> = {
+  paper: {
+    ...common,
+    variant: 'multi_head',
+    imageSize: 224,
+    patchSize: 16,
+    vitJson: vitJson(768, 12, 12, 3072, 224),
+    t5Json: t5Json(768, 64, 3072, 12, 12, T5_BASE_VOCAB),
+    heatmapChannels: [...YOUWEILIANG_HEATMAP_CHANNELS],
+    scoreConv: youweiliangScoreConv(768),
+    scoreLinear: [2048, 1024],
+    keepClsInEncoder: false,
+    maskTextPadding: true,
+    lossIgnoresPadding: true,
+  },
+  large384: {
+    ...common,
+    variant: 'multi_head',
+    imageSize: 384,
+    patchSize: 16,
+    vitJson: vitJson(1024, 24, 16, 4096, 384),
+    t5Json: t5Json(768, 64, 3072, 12, 12, T5_BASE_VOCAB),
+    heatmapChannels: [...YOUWEILIANG_HEATMAP_CHANNELS],
+    scoreConv: youweiliangScoreConv(768),
+    scoreLinear: [...YOUWEILIANG_SCORE_LINEAR],
+    keepClsInEncoder: true,
+    maskTextPadding: false,
+    lossIgnoresPadding: false,
+  },
+  tiny: {
+    ...common,
+    variant: 'multi_head',
+    imageSize: 128,
+    patchSize: 16,
+    vitJson: vitJson(64, 2, 4, 128, 128),
+    t5Json: t5Json(64, 16, 128, 2, 4, T5_BASE_VOCAB),
+    heatmapChannels: [32, 16, 8],
+    scoreConv: youweiliangScoreConv(64),
+    scoreLinear: [64, 32],
+    keepClsInEncoder: false,
+    maskTextPadding: true,
+    lossIgnoresPadding: true,
+  },
+};
+
+export function presetNames(): PresetName[] {
+  return Object.keys(PRESETS) as PresetName[];
+}
+
+/** A deep copy of a preset (callers may edit it). */
+export function getPreset(name: string): RahfPreset {
+  const p = (PRESETS as Record<string, RahfPreset>)[name];
+  if (!p) throw new Error(`unknown preset "${name}" (expected ${presetNames().join(', ')})`);
+  return JSON.parse(JSON.stringify(p)) as RahfPreset;
+}

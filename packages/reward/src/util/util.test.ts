@@ -1,0 +1,44 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { writeFileAtomic } from './atomic';
+import { formatDuration, Progress } from './progress';
+
+describe('writeFileAtomic', () => {
+  let dir: string;
+  beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'atomic-'))));
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  test('replaces the content and leaves no temp file behind', () => {
+    const f = path.join(dir, 'sub', 'a.json');
+    writeFileAtomic(f, 'old');
+    writeFileAtomic(f, new Uint8Array([110, 101, 119]));
+    expect(fs.readFileSync(f, 'utf8')).toBe('new');
+    expect(fs.readdirSync(path.dirname(f))).toEqual(['a.json']);
+  });
+
+  test('a failed write keeps the old file intact', () => {
+    const f = path.join(dir, 'a.txt');
+    writeFileAtomic(f, 'precious');
+    fs.mkdirSync(path.join(dir, 'blocker'));
+    // renaming onto a non-empty directory fails: the target must survive and no temp file remain
+    fs.writeFileSync(path.join(dir, 'blocker', 'x'), '');
+    expect(() => writeFileAtomic(path.join(dir, 'blocker'), 'data')).toThrow();
+    expect(fs.readFileSync(f, 'utf8')).toBe('precious');
+    expect(fs.readdirSync(dir).sort()).toEqual(['a.txt', 'blocker']);
+  });
+});
+
+describe('Progress', () => {
+  test('line shows count, percentage, rate and ETA', () => {
+    const p = new Progress(10, 'score', { enabled: false, unit: 'img' });
+    p.tick(5);
+    expect(p.line()).toMatch(/^score 5\/10 \(50%\) [\d.]+ img\/s elapsed \d+s eta (\d+s|\?)$/);
+  });
+  test('durations', () => {
+    expect(formatDuration(5)).toBe('5s');
+    expect(formatDuration(125)).toBe('2m05s');
+    expect(formatDuration(3720)).toBe('1h02m');
+    expect(formatDuration(NaN)).toBe('?');
+  });
+});
