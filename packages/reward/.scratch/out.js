@@ -22,11 +22,6 @@ var __toESM = (mod, isNodeMode, target) => (target = mod != null ? __create(__ge
   mod
 ));
 
-// .scratch/models.ts
-var path13 = __toESM(require("path"));
-var tf17 = __toESM(require("@tensorflow/tfjs"));
-var ort = __toESM(require("onnxruntime-node"));
-
 // src/backend.ts
 var tf2 = __toESM(require("@tensorflow/tfjs"));
 
@@ -173,1420 +168,20 @@ async function initBackend(name, opts = {}) {
   throw new Error("no tfjs backend could be initialised");
 }
 
-// src/io/safetensors.ts
-var fs2 = __toESM(require("fs"));
-var path2 = __toESM(require("path"));
-
-// src/io/tensors.ts
-function numel(shape) {
-  return shape.reduce((a, b) => a * b, 1);
-}
-
-// src/io/safetensors.ts
-var ITEMSIZE = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U8: 1,
-  BOOL: 1
-};
-var HOST_DTYPE = {
-  F64: "float32",
-  F32: "float32",
-  F16: "float32",
-  BF16: "float32",
-  I64: "int32",
-  I32: "int32",
-  I16: "int32",
-  I8: "int32",
-  U8: "int32",
-  BOOL: "bool"
-};
-var UNSUPPORTED = /* @__PURE__ */ new Set(["U16", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64"]);
-var MAX_HEADER_BYTES = 1e8;
-function parseSafetensorsHeader(headerBytes, total, label) {
-  const bad = (msg) => new Error(`${label}: safetensors header ${msg}`);
-  let text;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(headerBytes);
-  } catch {
-    throw bad("is not valid UTF-8");
-  }
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw bad(`is not valid JSON (${e.message})`);
-  }
-  if (json === null || typeof json !== "object" || Array.isArray(json)) throw bad("is not a JSON object");
-  const dataStart = 8 + headerBytes.length;
-  const dataLen = total - dataStart;
-  const metadata = {};
-  const entries = [];
-  for (const [name, info] of Object.entries(json)) {
-    if (name === "__metadata__") {
-      if (info === null || typeof info !== "object" || Array.isArray(info)) throw bad("__metadata__ is not an object");
-      for (const [k, v] of Object.entries(info)) {
-        if (typeof v !== "string") throw bad(`__metadata__ value for '${k}' is not a string`);
-        metadata[k] = v;
-      }
-      continue;
-    }
-    if (info === null || typeof info !== "object" || Array.isArray(info)) throw bad(`entry for tensor '${name}' is not an object`);
-    const { dtype, shape, data_offsets: offsets } = info;
-    if (typeof dtype !== "string") throw bad(`tensor '${name}' has no dtype`);
-    if (!(dtype in ITEMSIZE)) {
-      if (UNSUPPORTED.has(dtype)) throw bad(`tensor '${name}' has dtype ${dtype}, which is not supported (F64/F32/F16/BF16/I64/I32/I16/I8/U8/BOOL are)`);
-      throw bad(`tensor '${name}' has unknown dtype '${dtype}'`);
-    }
-    if (!Array.isArray(shape) || !shape.every((d2) => Number.isSafeInteger(d2) && d2 >= 0)) {
-      throw bad(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
-    }
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      throw bad(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
-    }
-    const [start, end] = offsets;
-    if (end < start) throw bad(`tensor '${name}' has data_offsets [${start}, ${end}] with end before start`);
-    const d = dtype;
-    const expected = numel(shape) * ITEMSIZE[d];
-    if (!Number.isSafeInteger(expected) || expected !== end - start) {
-      throw bad(`tensor '${name}' shape [${shape}] \xD7 ${ITEMSIZE[d]} bytes (${d}) = ${expected} bytes but data_offsets span ${end - start}`);
-    }
-    if (end > dataLen) {
-      throw bad(`tensor '${name}' data_offsets [${start}, ${end}] lie outside the data section (${dataLen} bytes)`);
-    }
-    entries.push({ name, dtype: d, shape, start, end });
-  }
-  const sorted = [...entries].sort((a, b) => a.start - b.start || a.end - b.end);
-  let pos = 0;
-  let prev;
-  for (const e of sorted) {
-    if (e.start < pos && prev) {
-      throw bad(`tensors '${prev.name}' [${prev.start}, ${prev.end}] and '${e.name}' [${e.start}, ${e.end}] overlap`);
-    }
-    if (e.start > pos) throw bad(`leaves bytes [${pos}, ${e.start}) of the data section not covered by any tensor`);
-    pos = e.end;
-    prev = e;
-  }
-  if (pos !== dataLen) throw bad(`leaves bytes [${pos}, ${dataLen}) of the data section not covered by any tensor`);
-  return { entries, metadata, dataStart };
-}
-function readHeaderFd(fd, file) {
-  const size = fs2.fstatSync(fd).size;
-  const bad = (msg) => new Error(`${file}: safetensors header ${msg}`);
-  if (size < 8) throw bad(`missing: the file has only ${size} bytes (at least 8 needed)`);
-  const lenBuf = Buffer.alloc(8);
-  readFully(fd, lenBuf, 0, file);
-  const n = lenBuf.readBigUInt64LE(0);
-  if (n > BigInt(MAX_HEADER_BYTES)) throw bad(`length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
-  const len = Number(n);
-  if (8 + len > size) throw bad(`length ${len} runs past the end of the file (${size} bytes)`);
-  const header = Buffer.alloc(len);
-  readFully(fd, header, 8, file);
-  return parseSafetensorsHeader(header, size, file);
-}
-function readFully(fd, target, position, file) {
-  const CHUNK = 1 << 30;
-  let done = 0;
-  while (done < target.length) {
-    const n = fs2.readSync(fd, target, done, Math.min(CHUNK, target.length - done), position + done);
-    if (n <= 0) throw new Error(`${file}: unexpected end of file at byte ${position + done}`);
-    done += n;
-  }
-}
-function readSafetensors(file, opts = {}) {
-  const fd = fs2.openSync(file, "r");
-  try {
-    const header = readHeaderFd(fd, file);
-    const out = /* @__PURE__ */ new Map();
-    for (const e of header.entries) {
-      if (opts.filter && !opts.filter(e.name)) continue;
-      const raw = new Uint8Array(new ArrayBuffer(e.end - e.start));
-      readFully(fd, raw, header.dataStart + e.start, file);
-      out.set(e.name, { ...decodeRaw(raw, e.dtype, `${file}: tensor '${e.name}'`), shape: e.shape });
-    }
-    return out;
-  } finally {
-    fs2.closeSync(fd);
-  }
-}
-var halfTable;
-function halfToFloatTable() {
-  if (halfTable) return halfTable;
-  const t = new Float32Array(65536);
-  for (let h = 0; h < 65536; h++) {
-    const sign = h & 32768 ? -1 : 1;
-    const exp2 = h >> 10 & 31;
-    const frac = h & 1023;
-    if (exp2 === 0) t[h] = sign * frac * 2 ** -24;
-    else if (exp2 === 31) t[h] = frac ? NaN : sign * Infinity;
-    else t[h] = sign * (1 + frac / 1024) * 2 ** (exp2 - 15);
-  }
-  halfTable = t;
-  return t;
-}
-function view(raw, size, make) {
-  const src = raw.byteOffset % size === 0 ? raw : new Uint8Array(raw);
-  return make(src.buffer, src.byteOffset, src.length / size);
-}
-function decodeRaw(raw, dtype, what) {
-  const size = ITEMSIZE[dtype];
-  if (raw.length % size !== 0) throw new Error(`${what}: ${raw.length} bytes is not a whole number of ${dtype} elements`);
-  const n = raw.length / size;
-  const host = HOST_DTYPE[dtype];
-  switch (dtype) {
-    case "F32":
-      return { dtype: host, data: view(raw, 4, (b, o, k) => new Float32Array(b, o, k)) };
-    case "I32":
-      return { dtype: host, data: view(raw, 4, (b, o, k) => new Int32Array(b, o, k)) };
-    case "F64":
-      return { dtype: host, data: new Float32Array(view(raw, 8, (b, o, k) => new Float64Array(b, o, k))) };
-    case "F16": {
-      const u16 = view(raw, 2, (b, o, k) => new Uint16Array(b, o, k));
-      const table = halfToFloatTable();
-      const out = new Float32Array(n);
-      for (let i = 0; i < n; i++) out[i] = table[u16[i]];
-      return { dtype: host, data: out };
-    }
-    case "BF16": {
-      const u16 = view(raw, 2, (b, o, k) => new Uint16Array(b, o, k));
-      const out = new Float32Array(n);
-      const bits = new Uint32Array(out.buffer);
-      for (let i = 0; i < n; i++) bits[i] = u16[i] << 16;
-      return { dtype: host, data: out };
-    }
-    case "I64": {
-      const words = view(raw, 4, (b, o, k) => new Int32Array(b, o, k));
-      const out = new Int32Array(n);
-      for (let i = 0; i < n; i++) {
-        const lo = words[2 * i];
-        const hi = words[2 * i + 1];
-        if (hi !== lo >> 31) {
-          const v = BigInt(hi) << 32n | BigInt(lo >>> 0);
-          throw new Error(`${what}: I64 value ${v} at index ${i} does not fit in int32`);
-        }
-        out[i] = lo;
-      }
-      return { dtype: host, data: out };
-    }
-    case "I16":
-      return { dtype: host, data: new Int32Array(view(raw, 2, (b, o, k) => new Int16Array(b, o, k))) };
-    case "I8":
-      return { dtype: host, data: new Int32Array(new Int8Array(raw.buffer, raw.byteOffset, n)) };
-    case "U8":
-      return { dtype: host, data: new Int32Array(raw) };
-    case "BOOL":
-      return { dtype: host, data: raw.every((v) => v <= 1) ? raw : Uint8Array.from(raw, (v) => v ? 1 : 0) };
-  }
-}
-var WRITE_DTYPE = {
-  float32: { st: "F32", ctor: Float32Array },
-  int32: { st: "I32", ctor: Int32Array },
-  bool: { st: "BOOL", ctor: Uint8Array }
-};
-function writeSafetensors(file, tensors, metadata) {
-  const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
-  const items = list.map(([name, t]) => {
-    const w = WRITE_DTYPE[t.dtype];
-    if (!w) throw new Error(`${file}: cannot write tensor '${name}' of dtype ${String(t.dtype)} (float32, int32 and bool only)`);
-    if (name === "__metadata__" || name === "") throw new Error(`${file}: invalid tensor name '${name}'`);
-    if (!(t.data instanceof w.ctor)) throw new Error(`${file}: tensor '${name}' is ${t.dtype} but its data is a ${t.data.constructor.name}`);
-    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`${file}: tensor '${name}' has an invalid shape [${t.shape}]`);
-    if (t.data.length !== numel(t.shape)) {
-      throw new Error(`${file}: tensor '${name}' has ${t.data.length} elements but shape [${t.shape}] needs ${numel(t.shape)}`);
-    }
-    return { name, t, st: w.st };
-  });
-  items.sort((a, b) => ITEMSIZE[b.st] - ITEMSIZE[a.st] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const header = {};
-  if (metadata && Object.keys(metadata).length) {
-    for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== "string") throw new Error(`${file}: metadata value for '${k}' is not a string`);
-    }
-    header.__metadata__ = metadata;
-  }
-  let offset = 0;
-  for (const { name, t, st } of items) {
-    const bytes = t.data.byteLength;
-    header[name] = { dtype: st, shape: t.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
-  }
-  let json = Buffer.from(JSON.stringify(header), "utf8");
-  const pad2 = (8 - json.length % 8) % 8;
-  if (pad2) json = Buffer.concat([json, Buffer.alloc(pad2, 32)]);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(json.length));
-  const tmp = `${file}.tmp-${process.pid}`;
-  const fd = fs2.openSync(tmp, "w");
-  try {
-    writeAll(fd, len);
-    writeAll(fd, json);
-    for (const { t, st } of items) {
-      let bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-      if (st === "BOOL" && !bytes.every((v) => v <= 1)) bytes = Uint8Array.from(bytes, (v) => v ? 1 : 0);
-      writeAll(fd, bytes);
-    }
-    fs2.fsyncSync(fd);
-    fs2.closeSync(fd);
-  } catch (e) {
-    fs2.closeSync(fd);
-    fs2.rmSync(tmp, { force: true });
-    throw e;
-  }
-  try {
-    fs2.renameSync(tmp, file);
-  } catch (e) {
-    fs2.rmSync(tmp, { force: true });
-    throw e;
-  }
-}
-function writeAll(fd, bytes) {
-  let done = 0;
-  while (done < bytes.length) done += fs2.writeSync(fd, bytes, done, Math.min(1 << 30, bytes.length - done));
-}
-function readShardedSafetensors(indexFile) {
-  const weightMap = readWeightMap(indexFile);
-  const out = /* @__PURE__ */ new Map();
-  const dir = path2.dirname(indexFile);
-  for (const [shard, names] of groupByShard(indexFile, weightMap)) {
-    const shardPath = path2.join(dir, shard);
-    if (!fs2.existsSync(shardPath)) {
-      throw new Error(`${indexFile}: shard '${shard}' (holding '${names[0]}') not found at ${shardPath}`);
-    }
-    const tensors = readSafetensors(shardPath);
-    for (const name of names) {
-      if (!tensors.has(name)) throw new Error(`${indexFile}: tensor '${name}' is mapped to shard '${shard}' but is not in it`);
-    }
-    for (const [name, t] of tensors) {
-      if (out.has(name)) throw new Error(`${indexFile}: tensor '${name}' appears in more than one shard (again in '${shard}')`);
-      out.set(name, t);
-    }
-  }
-  return out;
-}
-function readWeightMap(indexFile) {
-  let json;
-  try {
-    json = JSON.parse(fs2.readFileSync(indexFile, "utf8"));
-  } catch (e) {
-    throw new Error(`${indexFile}: cannot read shard index (${e.message.split("\n")[0]})`);
-  }
-  const wm = json?.weight_map;
-  if (wm === null || typeof wm !== "object" || Array.isArray(wm)) throw new Error(`${indexFile}: shard index has no weight_map object`);
-  for (const [k, v] of Object.entries(wm)) {
-    if (typeof v !== "string") throw new Error(`${indexFile}: weight_map entry for '${k}' is not a file name`);
-  }
-  return wm;
-}
-function groupByShard(indexFile, weightMap) {
-  const byShard = /* @__PURE__ */ new Map();
-  for (const [name, shard] of Object.entries(weightMap)) {
-    const norm5 = path2.normalize(shard);
-    if (path2.isAbsolute(norm5) || norm5.split(path2.sep).includes("..")) {
-      throw new Error(`${indexFile}: shard path '${shard}' points outside the checkpoint directory`);
-    }
-    const list = byShard.get(shard);
-    if (list) list.push(name);
-    else byShard.set(shard, [name]);
-  }
-  if (byShard.size === 0) throw new Error(`${indexFile}: weight_map is empty`);
-  return byShard;
-}
-
-// src/models/vit.ts
-var path4 = __toESM(require("path"));
-var tf5 = __toESM(require("@tensorflow/tfjs"));
-
-// src/nn/params.ts
-var tf3 = __toESM(require("@tensorflow/tfjs"));
-var Params = class _Params {
-  constructor(tensors, prefix = "", used) {
-    this.tensors = tensors;
-    this.prefix = prefix;
-    this.used = used ?? /* @__PURE__ */ new Set();
-  }
-  tensors;
-  prefix;
-  used;
-  static fromHost(map, opts = {}) {
-    const out = /* @__PURE__ */ new Map();
-    for (const [k0, t] of map) {
-      const k = opts.rename ? opts.rename(k0) : k0;
-      if (k === void 0) continue;
-      const tensor4 = tf3.tensor(t.data, t.shape, t.dtype === "bool" ? "bool" : t.dtype);
-      out.set(k, tf3.variable(tensor4, opts.trainable ?? false, void 0, t.dtype === "bool" ? "bool" : t.dtype));
-      tensor4.dispose();
-    }
-    return new _Params(out);
-  }
-  scope(prefix) {
-    return new _Params(this.tensors, this.prefix + prefix, this.used);
-  }
-  has(name) {
-    return this.tensors.has(this.prefix + name);
-  }
-  get(name) {
-    const full = this.prefix + name;
-    const t = this.tensors.get(full);
-    if (!t) throw new Error(`missing parameter "${full}"`);
-    this.used.add(full);
-    return t;
-  }
-  /** `get` when present, otherwise undefined (optional biases). */
-  maybe(name) {
-    return this.has(name) ? this.get(name) : void 0;
-  }
-  set(name, value, trainable = false) {
-    const full = this.prefix + name;
-    this.tensors.get(full)?.dispose();
-    this.tensors.set(full, tf3.variable(value, trainable));
-  }
-  unused() {
-    return [...this.tensors.keys()].filter((k) => k.startsWith(this.prefix) && !this.used.has(k));
-  }
-  variables() {
-    return [...this.tensors.entries()].filter(([k]) => k.startsWith(this.prefix)).map(([, v]) => v);
-  }
-  dispose() {
-    for (const v of this.tensors.values()) v.dispose();
-    this.tensors.clear();
-  }
-};
-
-// src/nn/layers.ts
-var tf4 = __toESM(require("@tensorflow/tfjs"));
-function linear(x, p, name, bias = true) {
-  const w = p.get(`${name}.weight`);
-  const inDim = x.shape[x.shape.length - 1];
-  const lead = x.shape.slice(0, -1);
-  let y = tf4.matMul(x.reshape([-1, inDim]), w, false, true);
-  const b = bias ? p.maybe(`${name}.bias`) : void 0;
-  if (b) y = tf4.add(y, b);
-  return y.reshape([...lead, w.shape[0]]);
-}
-function layerNorm(x, p, name, eps) {
-  const axis = x.rank - 1;
-  const mean3 = tf4.mean(x, axis, true);
-  const xc = tf4.sub(x, mean3);
-  const variance = tf4.mean(tf4.square(xc), axis, true);
-  const y = tf4.mul(xc, tf4.rsqrt(tf4.add(variance, eps)));
-  return tf4.add(tf4.mul(y, p.get(`${name}.weight`)), p.get(`${name}.bias`));
-}
-function rmsNorm(x, weight2, eps, axis = x.rank - 1) {
-  const variance = tf4.mean(tf4.square(x), axis, true);
-  return tf4.mul(tf4.mul(x, tf4.rsqrt(tf4.add(variance, eps))), weight2);
-}
-var SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
-function gelu(x) {
-  return tf4.mul(tf4.mul(x, 0.5), tf4.add(1, tf4.erf(tf4.mul(x, Math.SQRT1_2))));
-}
-function geluNew(x) {
-  const inner = tf4.mul(tf4.add(x, tf4.mul(tf4.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);
-  return tf4.mul(tf4.mul(x, 0.5), tf4.add(1, tf4.tanh(inner)));
-}
-function quickGelu(x) {
-  return tf4.mul(x, tf4.sigmoid(tf4.mul(x, 1.702)));
-}
-function activation(name) {
-  switch (name) {
-    case "gelu":
-      return gelu;
-    case "gelu_new":
-    case "gelu_pytorch_tanh":
-    case "gelu_fast":
-      return geluNew;
-    case "quick_gelu":
-      return quickGelu;
-    case "relu":
-      return tf4.relu;
-    default:
-      throw new Error(`unsupported activation "${name}"`);
-  }
-}
-function splitHeads(x, heads) {
-  const [b, l, d] = x.shape;
-  return x.reshape([b, l, heads, d / heads]).transpose([0, 2, 1, 3]);
-}
-function mergeHeads(x) {
-  const [b, h, l, dh] = x.shape;
-  return x.transpose([0, 2, 1, 3]).reshape([b, l, h * dh]);
-}
-function attention(q, k, v, scale, bias) {
-  let s = tf4.matMul(q, k, false, true);
-  if (scale !== 1) s = tf4.mul(s, scale);
-  if (bias) s = tf4.add(s, bias);
-  return tf4.matMul(tf4.softmax(s), v);
-}
-function additiveMask(mask) {
-  const [b, l] = mask.shape;
-  return tf4.mul(tf4.sub(1, tf4.cast(mask, "float32")), -34028234663852886e22 / 2).reshape([b, 1, 1, l]);
-}
-
-// src/models/hf-config.ts
-var fs3 = __toESM(require("fs"));
-var path3 = __toESM(require("path"));
-function readJsonConfig(dirOrFile, name = "config.json") {
-  const file = dirOrFile.endsWith(".json") ? dirOrFile : path3.join(dirOrFile, name);
-  let text;
-  try {
-    text = fs3.readFileSync(file, "utf8");
-  } catch (e) {
-    const code = e.code;
-    throw new Error(`${file}: cannot read (${code === "ENOENT" ? "file not found" : e.message})`);
-  }
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`${file}: not valid JSON (${e.message.split("\n")[0]})`);
-  }
-  if (json === null || typeof json !== "object" || Array.isArray(json)) {
-    throw new Error(`${file}: expected a JSON object at the top level`);
-  }
-  return json;
-}
-function field(json, key, fallback, where3 = "config") {
-  const v = json?.[key];
-  if (v === void 0 || v === null) return fallback;
-  if (typeof v !== typeof fallback) {
-    throw new Error(`${where3}.${key}: expected a ${typeof fallback}, got ${JSON.stringify(v)}`);
-  }
-  if (typeof v === "number" && !Number.isFinite(v)) throw new Error(`${where3}.${key}: not a finite number`);
-  return v;
-}
-function intField(json, key, fallback, where3 = "config") {
-  const v = field(json, key, fallback, where3);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`${where3}.${key}: expected a positive integer, got ${v}`);
-  return v;
-}
-function expectModelType(json, types, where3 = "config") {
-  const t = json?.model_type;
-  if (t !== void 0 && !types.includes(t)) {
-    throw new Error(`${where3}: model_type "${t}" is not ${types.map((x) => `"${x}"`).join(" or ")}`);
-  }
-}
-function withFile(file, fn) {
-  try {
-    return fn();
-  } catch (e) {
-    const msg = e.message;
-    throw new Error(msg.startsWith(file) ? msg : `${file}: ${msg}`);
-  }
-}
-
-// src/models/vit.ts
-function vitConfigFromHF(json) {
-  expectModelType(json, ["vit"]);
-  const c = {
-    hidden_size: intField(json, "hidden_size", 768),
-    num_hidden_layers: intField(json, "num_hidden_layers", 12),
-    num_attention_heads: intField(json, "num_attention_heads", 12),
-    intermediate_size: intField(json, "intermediate_size", 3072),
-    hidden_act: field(json, "hidden_act", "gelu"),
-    layer_norm_eps: field(json, "layer_norm_eps", 1e-12),
-    image_size: sizeField(json, "image_size", 224),
-    patch_size: sizeField(json, "patch_size", 16),
-    num_channels: intField(json, "num_channels", 3),
-    qkv_bias: field(json, "qkv_bias", true)
-  };
-  activation(c.hidden_act);
-  if (c.hidden_size % c.num_attention_heads !== 0) {
-    throw new Error(`config: hidden_size ${c.hidden_size} is not a multiple of num_attention_heads ${c.num_attention_heads}`);
-  }
-  return c;
-}
-function sizeField(json, key, fallback, where3 = "config") {
-  const v = json?.[key];
-  if (Array.isArray(v)) {
-    if (v.length !== 2 || v[0] !== v[1]) throw new Error(`${where3}.${key}: only square sizes are supported, got ${JSON.stringify(v)}`);
-    return intField({ [key]: v[0] }, key, fallback, where3);
-  }
-  return intField(json, key, fallback, where3);
-}
-var VIT_BLOCK = {
-  ln1: "layernorm_before",
-  q: "attention.attention.query",
-  k: "attention.attention.key",
-  v: "attention.attention.value",
-  o: "attention.output.dense",
-  ln2: "layernorm_after",
-  fc1: "intermediate.dense",
-  fc2: "output.dense"
-};
-function dense(x, p, name, bias) {
-  const y = linear(x, p, name, false);
-  return bias ? tf5.add(y, p.get(`${name}.bias`)) : y;
-}
-function preLNBlock(x, p, n, o, bias) {
-  const d = x.shape[2];
-  const h = layerNorm(x, p, n.ln1, o.eps);
-  const q = splitHeads(dense(h, p, n.q, o.qkvBias), o.heads);
-  const k = splitHeads(dense(h, p, n.k, o.qkvBias), o.heads);
-  const v = splitHeads(dense(h, p, n.v, o.qkvBias), o.heads);
-  const a = mergeHeads(attention(q, k, v, 1 / Math.sqrt(d / o.heads), bias));
-  const x1 = tf5.add(x, dense(a, p, n.o, true));
-  const m = dense(o.act(dense(layerNorm(x1, p, n.ln2, o.eps), p, n.fc1, true)), p, n.fc2, true);
-  return tf5.add(x1, m);
-}
-function preLNBlockShapes(prefix, n, d, inner, qkvBias) {
-  const out = [];
-  for (const lin of [n.q, n.k, n.v]) {
-    out.push([`${prefix}${lin}.weight`, [d, d]]);
-    if (qkvBias) out.push([`${prefix}${lin}.bias`, [d]]);
-  }
-  out.push([`${prefix}${n.o}.weight`, [d, d]], [`${prefix}${n.o}.bias`, [d]]);
-  for (const ln of [n.ln1, n.ln2]) out.push([`${prefix}${ln}.weight`, [d]], [`${prefix}${ln}.bias`, [d]]);
-  out.push([`${prefix}${n.fc1}.weight`, [inner, d]], [`${prefix}${n.fc1}.bias`, [inner]]);
-  out.push([`${prefix}${n.fc2}.weight`, [d, inner]], [`${prefix}${n.fc2}.bias`, [d]]);
-  return out;
-}
-function checkParamShapes(p, expected) {
-  for (const [name, shape] of expected) {
-    const t = p.get(name);
-    if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-      throw new Error(`parameter "${name}" has shape [${t.shape}], expected [${shape}]`);
-    }
-  }
-}
-function patchEmbed(pixels, weight2, bias) {
-  const [b, h, w, c] = pixels.shape;
-  const [d, wc, p] = weight2.shape;
-  if (wc !== c) throw new Error(`patch embedding expects ${wc} channels, pixels have ${c} (pixels must be NHWC)`);
-  const gh = Math.floor(h / p);
-  const gw = Math.floor(w / p);
-  if (gh === 0 || gw === 0) throw new Error(`image ${h}x${w} is smaller than one ${p}x${p} patch`);
-  let x = pixels;
-  if (gh * p !== h || gw * p !== w) x = tf5.slice(x, [0, 0, 0, 0], [b, gh * p, gw * p, c]);
-  const patches = x.reshape([b * gh, p, gw, p * c]).transpose([0, 2, 1, 3]).reshape([b * gh * gw, p * p * c]);
-  const wm = weight2.transpose([0, 2, 3, 1]).reshape([d, p * p * c]);
-  let y = tf5.matMul(patches, wm, false, true);
-  if (bias) y = tf5.add(y, bias);
-  return { tokens: y.reshape([b, gh * gw, d]), grid: [gh, gw] };
-}
-var CUBIC_A = -0.75;
-function cubic1(x) {
-  return ((CUBIC_A + 2) * x - (CUBIC_A + 3)) * x * x + 1;
-}
-function cubic2(x) {
-  return ((CUBIC_A * x - 5 * CUBIC_A) * x + 8 * CUBIC_A) * x - 4 * CUBIC_A;
-}
-function bicubicMatrix(inSize, outSize) {
-  const m = new Float32Array(outSize * inSize);
-  const scale = inSize / outSize;
-  for (let i = 0; i < outSize; i++) {
-    const src = scale * (i + 0.5) - 0.5;
-    const x0 = Math.floor(src);
-    const t = src - x0;
-    const w = [cubic2(t + 1), cubic1(t), cubic1(1 - t), cubic2(2 - t)];
-    for (let k = 0; k < 4; k++) {
-      const idx = Math.min(Math.max(x0 - 1 + k, 0), inSize - 1);
-      m[i * inSize + idx] += w[k];
-    }
-  }
-  return m;
-}
-function interpolatePosGrid(pos, from, to) {
-  const [gh, gw] = from;
-  const [nh, nw] = to;
-  if (pos.shape[0] !== gh * gw) throw new Error(`position grid has ${pos.shape[0]} rows, expected ${gh}x${gw}`);
-  if (gh === nh && gw === nw) return pos;
-  const my = bicubicMatrix(gh, nh);
-  const mx = bicubicMatrix(gw, nw);
-  const k = new Float32Array(nh * nw * gh * gw);
-  for (let i = 0; i < nh; i++)
-    for (let j = 0; j < nw; j++) {
-      const row = (i * nw + j) * gh * gw;
-      for (let a = 0; a < gh; a++) {
-        const wy = my[i * gh + a];
-        if (wy === 0) continue;
-        for (let b = 0; b < gw; b++) k[row + a * gw + b] = wy * mx[j * gw + b];
-      }
-    }
-  return tf5.tidy(() => tf5.matMul(tf5.tensor2d(k, [nh * nw, gh * gw]), pos));
-}
-function positionEmbeddingsFor(pos, grid) {
-  const n0 = pos.shape[0] - 1;
-  const g0 = Math.round(Math.sqrt(n0));
-  if (g0 * g0 !== n0) throw new Error(`position embeddings hold ${n0} patches, not a square grid`);
-  if (grid[0] === g0 && grid[1] === g0) return pos;
-  const [cls, patches] = tf5.split(pos, [1, n0], 0);
-  return tf5.concat([cls, interpolatePosGrid(patches, [g0, g0], grid)], 0);
-}
-var ViTModel = class {
-  constructor(config, params) {
-    this.config = config;
-    this.params = params;
-    this.act = activation(config.hidden_act);
-    checkParamShapes(params, vitParamShapes(config));
-  }
-  config;
-  params;
-  act;
-  /** Patch + CLS + position embeddings: [B, 1+N, D]. */
-  embeddings(pixels) {
-    return tf5.tidy(() => {
-      const p = this.params.scope("embeddings.");
-      const { tokens, grid } = patchEmbed(
-        pixels,
-        p.get("patch_embeddings.projection.weight"),
-        p.get("patch_embeddings.projection.bias")
-      );
-      const b = pixels.shape[0];
-      const d = this.config.hidden_size;
-      const cls = tf5.tile(p.get("cls_token"), [b, 1, 1]);
-      const pos = positionEmbeddingsFor(p.get("position_embeddings").reshape([-1, d]), grid);
-      return tf5.add(tf5.concat([cls, tokens], 1), pos);
-    });
-  }
-  /** last_hidden_state [B, 1+N, D]. */
-  forward(pixels) {
-    return tf5.tidy(() => {
-      let x = this.embeddings(pixels);
-      const opts = {
-        heads: this.config.num_attention_heads,
-        eps: this.config.layer_norm_eps,
-        act: this.act,
-        qkvBias: this.config.qkv_bias
-      };
-      for (let i = 0; i < this.config.num_hidden_layers; i++) {
-        x = preLNBlock(x, this.params.scope(`encoder.layer.${i}.`), VIT_BLOCK, opts);
-      }
-      return layerNorm(x, this.params, "layernorm", this.config.layer_norm_eps);
-    });
-  }
-};
-function vitParamShapes(c) {
-  const d = c.hidden_size;
-  const n = (c.image_size / c.patch_size) ** 2;
-  if (!Number.isInteger(n)) throw new Error(`config: image_size ${c.image_size} is not a multiple of patch_size ${c.patch_size}`);
-  const out = [
-    ["embeddings.cls_token", [1, 1, d]],
-    ["embeddings.position_embeddings", [1, n + 1, d]],
-    ["embeddings.patch_embeddings.projection.weight", [d, c.num_channels, c.patch_size, c.patch_size]],
-    ["embeddings.patch_embeddings.projection.bias", [d]]
-  ];
-  for (let i = 0; i < c.num_hidden_layers; i++) {
-    out.push(...preLNBlockShapes(`encoder.layer.${i}.`, VIT_BLOCK, d, c.intermediate_size, c.qkv_bias));
-  }
-  out.push(["layernorm.weight", [d]], ["layernorm.bias", [d]]);
-  return out;
-}
-async function loadViT(dir, opts = {}) {
-  const cfgFile = path4.join(dir, "config.json");
-  const config = withFile(cfgFile, () => vitConfigFromHF(readJsonConfig(cfgFile)));
-  const file = path4.join(dir, opts.weights ?? "model.safetensors");
-  const host = withFile(file, () => readSafetensors(file));
-  const prefix = opts.prefix ?? (host.has("embeddings.cls_token") || !host.has("vit.embeddings.cls_token") ? "" : "vit.");
-  const params = Params.fromHost(host, { trainable: opts.trainable });
-  try {
-    return withFile(file, () => new ViTModel(config, params.scope(prefix)));
-  } catch (e) {
-    params.dispose();
-    throw e;
-  }
-}
-
-// src/models/t5.ts
-var path5 = __toESM(require("path"));
-var tf6 = __toESM(require("@tensorflow/tfjs"));
-function intOrFirst(json, key, fallback) {
-  const v = json?.[key];
-  if (Array.isArray(v)) {
-    if (v.length === 0 || !Number.isInteger(v[0])) throw new Error(`config.${key}: expected an integer or a list of integers`);
-    return v[0];
-  }
-  const n = field(json, key, fallback);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`config.${key}: expected a non-negative integer, got ${n}`);
-  return n;
-}
-function t5ConfigFromHF(json) {
-  expectModelType(json, ["t5", "mt5"]);
-  const numLayers = intField(json, "num_layers", 6);
-  const ffp = field(json, "feed_forward_proj", "relu");
-  const parts = ffp.split("-");
-  if (parts.length > 2 || parts.length === 2 && parts[0] !== "gated") {
-    throw new Error(`config.feed_forward_proj: "${ffp}" is not "<act>" or "gated-<act>"`);
-  }
-  const isGated = parts.length === 2;
-  const act = ffp === "gated-gelu" ? "gelu_new" : parts[parts.length - 1];
-  activation(act);
-  const tie = field(json, "tie_word_embeddings", true);
-  const pad2 = intOrFirst(json, "pad_token_id", 0);
-  return {
-    vocab_size: intField(json, "vocab_size", 32128),
-    d_model: intField(json, "d_model", 512),
-    d_kv: intField(json, "d_kv", 64),
-    d_ff: intField(json, "d_ff", 2048),
-    num_layers: numLayers,
-    num_decoder_layers: intField(json, "num_decoder_layers", numLayers),
-    num_heads: intField(json, "num_heads", 8),
-    relative_attention_num_buckets: intField(json, "relative_attention_num_buckets", 32),
-    relative_attention_max_distance: intField(json, "relative_attention_max_distance", 128),
-    layer_norm_epsilon: field(json, "layer_norm_epsilon", 1e-6),
-    feed_forward_proj: ffp,
-    dense_act_fn: act,
-    is_gated_act: isGated,
-    tie_word_embeddings: tie,
-    scale_decoder_outputs: field(json, "scale_decoder_outputs", tie),
-    decoder_start_token_id: intOrFirst(json, "decoder_start_token_id", pad2),
-    eos_token_id: intOrFirst(json, "eos_token_id", 1),
-    pad_token_id: pad2
-  };
-}
-function relativePositionBucket(rel, bidirectional, numBuckets, maxDistance) {
-  let nb = numBuckets;
-  let bucket = 0;
-  let n;
-  if (bidirectional) {
-    nb = Math.floor(nb / 2);
-    if (rel > 0) bucket += nb;
-    n = Math.abs(rel);
-  } else {
-    n = -Math.min(rel, 0);
-  }
-  const maxExact = Math.floor(nb / 2);
-  if (n < maxExact) return bucket + n;
-  const f = Math.fround;
-  const ratio = f(f(Math.log(f(n / maxExact))) / f(Math.log(maxDistance / maxExact)));
-  const large = maxExact + Math.trunc(f(ratio * (nb - maxExact)));
-  return bucket + Math.min(large, nb - 1);
-}
-function relativePositionBias(table, lq, lk, bidirectional, maxDistance, qStart = 0) {
-  return tf6.tidy(() => {
-    const [nb, h] = table.shape;
-    const n = lq + lk - 1;
-    const oneHot2 = new Float32Array(n * nb);
-    const d0 = -(qStart + lq - 1);
-    for (let r = 0; r < n; r++) oneHot2[r * nb + relativePositionBucket(d0 + r, bidirectional, nb, maxDistance)] = 1;
-    const byDistance = tf6.matMul(tf6.tensor2d(oneHot2, [n, nb]), table).transpose();
-    if (lq === 1) return byDistance.reshape([1, h, 1, lk]);
-    const tiled = tf6.broadcastTo(byDistance.reshape([h, 1, n]), [h, lq + 1, n]).reshape([h, (lq + 1) * n]);
-    const skew = tf6.slice(tiled, [0, lq - 1], [h, lq * (n - 1)]).reshape([h, lq, n - 1]);
-    return tf6.slice(skew, [0, 0, 0], [h, lq, lk]).reshape([1, h, lq, lk]);
-  });
-}
-function embeddingLookup(table, ids) {
-  const lookup = tf6.customGrad((...args) => {
-    const [t, idx, save] = args;
-    save([idx]);
-    return {
-      value: tf6.gather(t, idx),
-      gradFunc: (dy, saved) => [
-        tf6.scatterND(saved[0].reshape([-1, 1]), dy, t.shape),
-        tf6.zerosLike(saved[0])
-        // ids are integer constants; never on a gradient path
-      ]
-    };
-  });
-  return tf6.tidy(() => tf6.reshape(lookup(table, ids.reshape([-1]).toInt()), [...ids.shape, table.shape[1]]));
-}
-function causalMask(l) {
-  const m = new Float32Array(l * l);
-  for (let i = 0; i < l; i++) for (let j = i + 1; j < l; j++) m[i * l + j] = -34028234663852886e22 / 2;
-  return tf6.tensor4d(m, [1, 1, l, l]);
-}
-function t5ParamShapes(c) {
-  const d = c.d_model;
-  const inner = c.num_heads * c.d_kv;
-  const out = [["shared.weight", [c.vocab_size, d]]];
-  const attn = (prefix, withBias) => {
-    out.push([`${prefix}.q.weight`, [inner, d]], [`${prefix}.k.weight`, [inner, d]]);
-    out.push([`${prefix}.v.weight`, [inner, d]], [`${prefix}.o.weight`, [d, inner]]);
-    if (withBias) out.push([`${prefix}.relative_attention_bias.weight`, [c.relative_attention_num_buckets, c.num_heads]]);
-  };
-  const ffn = (prefix) => {
-    if (c.is_gated_act) out.push([`${prefix}.DenseReluDense.wi_0.weight`, [c.d_ff, d]], [`${prefix}.DenseReluDense.wi_1.weight`, [c.d_ff, d]]);
-    else out.push([`${prefix}.DenseReluDense.wi.weight`, [c.d_ff, d]]);
-    out.push([`${prefix}.DenseReluDense.wo.weight`, [d, c.d_ff]], [`${prefix}.layer_norm.weight`, [d]]);
-  };
-  for (let i = 0; i < c.num_layers; i++) {
-    const b = `encoder.block.${i}.layer`;
-    attn(`${b}.0.SelfAttention`, i === 0);
-    out.push([`${b}.0.layer_norm.weight`, [d]]);
-    ffn(`${b}.1`);
-  }
-  out.push(["encoder.final_layer_norm.weight", [d]]);
-  for (let i = 0; i < c.num_decoder_layers; i++) {
-    const b = `decoder.block.${i}.layer`;
-    attn(`${b}.0.SelfAttention`, i === 0);
-    out.push([`${b}.0.layer_norm.weight`, [d]]);
-    attn(`${b}.1.EncDecAttention`, false);
-    out.push([`${b}.1.layer_norm.weight`, [d]]);
-    ffn(`${b}.2`);
-  }
-  out.push(["decoder.final_layer_norm.weight", [d]]);
-  if (!c.tie_word_embeddings) out.push(["lm_head.weight", [c.vocab_size, d]]);
-  return out;
-}
-var T5Model = class {
-  constructor(config, params) {
-    this.config = config;
-    this.params = params;
-    this.act = activation(config.dense_act_fn);
-    const missing = [];
-    for (const [name, shape] of t5ParamShapes(config)) {
-      if (!params.has(name)) {
-        missing.push(name);
-        continue;
-      }
-      const t = params.get(name);
-      if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-        throw new Error(`T5: parameter "${name}" has shape [${t.shape}], expected [${shape}]`);
-      }
-    }
-    if (missing.length > 0) {
-      const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : "";
-      throw new Error(`T5: missing parameter "${missing[0]}"${more}`);
-    }
-  }
-  config;
-  params;
-  act;
-  /** Token embeddings [B, L, D] from the shared table. */
-  embed(ids) {
-    return embeddingLookup(this.params.get("shared.weight"), ids);
-  }
-  /** Encoder last_hidden_state [B, L, D] from ids or embeddings; no mask means every position is attended. */
-  encode(opts) {
-    if (opts.inputIds === void 0 === (opts.inputsEmbeds === void 0)) {
-      throw new Error("T5.encode: pass exactly one of inputIds and inputsEmbeds");
-    }
-    return tf6.tidy(() => {
-      const c = this.config;
-      let x = opts.inputsEmbeds ?? this.embed(opts.inputIds);
-      const l = x.shape[1];
-      const p = this.params.scope("encoder.");
-      let bias = this.positionBias(p, l, l, true);
-      if (opts.attentionMask) bias = tf6.add(bias, additiveMask(opts.attentionMask));
-      for (let i = 0; i < c.num_layers; i++) {
-        const b = p.scope(`block.${i}.layer.`);
-        const h = this.norm(x, b, "0.layer_norm");
-        x = tf6.add(x, this.attend(h, this.kv(b.scope("0.SelfAttention."), h), b.scope("0.SelfAttention."), bias));
-        x = tf6.add(x, this.ffn(this.norm(x, b, "1.layer_norm"), b.scope("1.DenseReluDense.")));
-      }
-      return this.norm(x, p, "final_layer_norm");
-    });
-  }
-  /** Teacher-forced decoder: logits [B, Ld, V]. `encoderMask` masks padded encoder positions. */
-  decode(decoderInputIds, encoderHidden, encoderMask) {
-    return tf6.tidy(() => this.lmHead(this.decodeHidden(decoderInputIds, encoderHidden, encoderMask)));
-  }
-  /** Decoder final hidden states [B, Ld, D] (after the final norm, before output scaling and head). */
-  decodeHidden(decoderInputIds, encoderHidden, encoderMask) {
-    return tf6.tidy(() => {
-      const c = this.config;
-      const p = this.params.scope("decoder.");
-      let x = this.embed(decoderInputIds);
-      const l = x.shape[1];
-      const selfBias = tf6.add(this.positionBias(p, l, l, false), causalMask(l));
-      const crossBias = encoderMask ? additiveMask(encoderMask) : void 0;
-      for (let i = 0; i < c.num_decoder_layers; i++) {
-        const b = p.scope(`block.${i}.layer.`);
-        const h = this.norm(x, b, "0.layer_norm");
-        x = tf6.add(x, this.attend(h, this.kv(b.scope("0.SelfAttention."), h), b.scope("0.SelfAttention."), selfBias));
-        const h2 = this.norm(x, b, "1.layer_norm");
-        x = tf6.add(x, this.attend(h2, this.kv(b.scope("1.EncDecAttention."), encoderHidden), b.scope("1.EncDecAttention."), crossBias));
-        x = tf6.add(x, this.ffn(this.norm(x, b, "2.layer_norm"), b.scope("2.DenseReluDense.")));
-      }
-      return this.norm(x, p, "final_layer_norm");
-    });
-  }
-  /** Decoder hidden [.., D] → logits [.., V]: optional d_model^-0.5 scaling, then the tied or separate head. */
-  lmHead(hidden) {
-    return tf6.tidy(() => {
-      const c = this.config;
-      const h = c.scale_decoder_outputs ? tf6.mul(hidden, c.d_model ** -0.5) : hidden;
-      return linear(h, this.params, c.tie_word_embeddings ? "shared" : "lm_head", false);
-    });
-  }
-  /**
-   * Greedy decoding like HF `generate` (num_beams 1, do_sample false): rows start with
-   * decoder_start_token_id; a row that emitted eos is padded with pad_token_id; decoding stops after
-   * maxNewTokens or as soon as every row has finished, so the result has 1 + (steps taken) columns.
-   * Each step feeds only the newest token: self-attention keys/values are cached per layer and the
-   * cross-attention keys/values are computed once from `encoderHidden`.
-   */
-  async generate(encoderHidden, encoderMask, opts) {
-    const c = this.config;
-    const [batch] = encoderHidden.shape;
-    const rows = Array.from({ length: batch }, () => [c.decoder_start_token_id]);
-    const done = new Array(batch).fill(false);
-    const p = this.params.scope("decoder.");
-    const layers = Array.from({ length: c.num_decoder_layers }, (_, i) => p.scope(`block.${i}.layer.`));
-    const cross = tf6.tidy(() => layers.map((b) => this.kv(b.scope("1.EncDecAttention."), encoderHidden)));
-    const crossBias = encoderMask ? tf6.tidy(() => additiveMask(encoderMask)) : void 0;
-    let cache = [];
-    try {
-      for (let step = 0; step < opts.maxNewTokens; step++) {
-        const last = tf6.tensor2d(rows.map((r) => r[r.length - 1]), [batch, 1], "int32");
-        const [logits, next] = tf6.tidy(() => {
-          let x = this.embed(last);
-          const selfBias = this.positionBias(p, 1, step + 1, false, step);
-          const nextCache = [];
-          for (let i = 0; i < layers.length; i++) {
-            const b = layers[i];
-            const h = this.norm(x, b, "0.layer_norm");
-            const fresh = this.kv(b.scope("0.SelfAttention."), h);
-            const kv = step === 0 ? fresh : { k: tf6.concat([cache[i].k, fresh.k], 2), v: tf6.concat([cache[i].v, fresh.v], 2) };
-            nextCache.push(kv);
-            x = tf6.add(x, this.attend(h, kv, b.scope("0.SelfAttention."), selfBias));
-            const h2 = this.norm(x, b, "1.layer_norm");
-            x = tf6.add(x, this.attend(h2, cross[i], b.scope("1.EncDecAttention."), crossBias));
-            x = tf6.add(x, this.ffn(this.norm(x, b, "2.layer_norm"), b.scope("2.DenseReluDense.")));
-          }
-          const out = this.lmHead(this.norm(x, p, "final_layer_norm")).reshape([batch, -1]);
-          return [out, nextCache];
-        });
-        last.dispose();
-        for (const kv of cache) tf6.dispose([kv.k, kv.v]);
-        cache = next;
-        const v = c.vocab_size;
-        const data = await logits.data();
-        logits.dispose();
-        for (let r = 0; r < batch; r++) {
-          let tok = c.pad_token_id;
-          if (!done[r]) {
-            let best = 0;
-            for (let j = 1; j < v; j++) if (data[r * v + j] > data[r * v + best]) best = j;
-            tok = best;
-            if (tok === c.eos_token_id) done[r] = true;
-          }
-          rows[r].push(tok);
-        }
-        if (done.every(Boolean)) break;
-      }
-    } finally {
-      for (const kv of [...cache, ...cross]) tf6.dispose([kv.k, kv.v]);
-      crossBias?.dispose();
-    }
-    return rows;
-  }
-  /**
-   * HF T5 loss: mean token cross-entropy over positions whose label is not `ignoreIndex` (-100).
-   * Like torch's CrossEntropyLoss, a batch with no counted position gives NaN. Differentiable
-   * w.r.t. logits without gather (one-hot product).
-   */
-  sequenceLoss(logits, labels, ignoreIndex = -100) {
-    return tf6.tidy(() => {
-      const v = logits.shape[2];
-      const lab = labels.reshape([-1]).toInt();
-      const valid = tf6.notEqual(lab, ignoreIndex);
-      const safe = tf6.where(valid, lab, tf6.zerosLike(lab));
-      const logp = tf6.logSoftmax(logits.reshape([-1, v]));
-      const nll = tf6.neg(tf6.sum(tf6.mul(logp, tf6.oneHot(safe, v)), 1));
-      const w = tf6.cast(valid, "float32");
-      return tf6.div(tf6.sum(tf6.mul(nll, w)), tf6.sum(w));
-    });
-  }
-  /** HF `_shift_right`: decoder inputs = [decoder_start, labels[:, :-1]] with -100 replaced by pad. */
-  shiftRight(labels) {
-    return tf6.tidy(() => {
-      const [b, l] = labels.shape;
-      const lab = labels.toInt();
-      const start = tf6.fill([b, 1], this.config.decoder_start_token_id, "int32");
-      const shifted = l > 1 ? tf6.concat([start, tf6.slice(lab, [0, 0], [b, l - 1])], 1) : start;
-      return tf6.where(tf6.equal(shifted, -100), tf6.fill([b, l], this.config.pad_token_id, "int32"), shifted);
-    });
-  }
-  dispose() {
-    this.params.dispose();
-  }
-  // Stack-level relative bias from layer 0's table (shared by every layer of the stack).
-  positionBias(stack2, lq, lk, bidirectional, qStart = 0) {
-    const table = stack2.get("block.0.layer.0.SelfAttention.relative_attention_bias.weight");
-    return relativePositionBias(table, lq, lk, bidirectional, this.config.relative_attention_max_distance, qStart);
-  }
-  norm(x, p, name) {
-    return rmsNorm(x, p.get(`${name}.weight`), this.config.layer_norm_epsilon);
-  }
-  kv(p, source) {
-    const h = this.config.num_heads;
-    return { k: splitHeads(linear(source, p, "k", false), h), v: splitHeads(linear(source, p, "v", false), h) };
-  }
-  // T5 attention: no 1/sqrt(d) scaling (folded into the initialisation of q).
-  attend(x, kv, p, bias) {
-    const q = splitHeads(linear(x, p, "q", false), this.config.num_heads);
-    return linear(mergeHeads(attention(q, kv.k, kv.v, 1, bias)), p, "o", false);
-  }
-  ffn(x, p) {
-    const h = this.config.is_gated_act ? tf6.mul(this.act(linear(x, p, "wi_0", false)), linear(x, p, "wi_1", false)) : this.act(linear(x, p, "wi", false));
-    return linear(h, p, "wo", false);
-  }
-};
-function t5Rename(config, keys, prefix = "") {
-  const shared = `${prefix}shared.weight`;
-  const alias = keys.has(shared) ? void 0 : `${prefix}encoder.embed_tokens.weight`;
-  return (k) => {
-    if (k === alias) return shared;
-    if (k === `${prefix}encoder.embed_tokens.weight` || k === `${prefix}decoder.embed_tokens.weight`) return void 0;
-    if (config.tie_word_embeddings && k === `${prefix}lm_head.weight`) return void 0;
-    return k;
-  };
-}
-async function loadT5(dir, opts = {}) {
-  const cfgFile = path5.join(dir, "config.json");
-  const config = withFile(cfgFile, () => t5ConfigFromHF(readJsonConfig(cfgFile)));
-  const file = path5.join(dir, opts.weights ?? "model.safetensors");
-  const host = withFile(file, () => readSafetensors(file));
-  const pre = opts.prefix ?? "";
-  const params = Params.fromHost(host, { trainable: opts.trainable, rename: t5Rename(config, host, pre) });
-  try {
-    return withFile(file, () => new T5Model(config, params.scope(pre)));
-  } catch (e) {
-    params.dispose();
-    throw e;
-  }
-}
-
-// src/models/clip.ts
-var path6 = __toESM(require("path"));
-var tf7 = __toESM(require("@tensorflow/tfjs"));
-function clipConfigFromHF(json) {
-  expectModelType(json, ["clip"]);
-  const t = json.text_config ?? json.text_config_dict ?? {};
-  const v = json.vision_config ?? json.vision_config_dict ?? {};
-  const text = {
-    vocab_size: intField(t, "vocab_size", 49408, "text_config"),
-    hidden_size: intField(t, "hidden_size", 512, "text_config"),
-    intermediate_size: intField(t, "intermediate_size", 2048, "text_config"),
-    num_hidden_layers: intField(t, "num_hidden_layers", 12, "text_config"),
-    num_attention_heads: intField(t, "num_attention_heads", 8, "text_config"),
-    max_position_embeddings: intField(t, "max_position_embeddings", 77, "text_config"),
-    hidden_act: field(t, "hidden_act", "quick_gelu", "text_config"),
-    layer_norm_eps: field(t, "layer_norm_eps", 1e-5, "text_config"),
-    eos_token_id: field(t, "eos_token_id", 49407, "text_config")
-  };
-  const vision = {
-    hidden_size: intField(v, "hidden_size", 768, "vision_config"),
-    intermediate_size: intField(v, "intermediate_size", 3072, "vision_config"),
-    num_hidden_layers: intField(v, "num_hidden_layers", 12, "vision_config"),
-    num_attention_heads: intField(v, "num_attention_heads", 12, "vision_config"),
-    num_channels: intField(v, "num_channels", 3, "vision_config"),
-    image_size: sizeField(v, "image_size", 224, "vision_config"),
-    patch_size: sizeField(v, "patch_size", 32, "vision_config"),
-    hidden_act: field(v, "hidden_act", "quick_gelu", "vision_config"),
-    layer_norm_eps: field(v, "layer_norm_eps", 1e-5, "vision_config")
-  };
-  for (const [where3, c] of [["text_config", text], ["vision_config", vision]]) {
-    activation(c.hidden_act);
-    if (c.hidden_size % c.num_attention_heads !== 0) {
-      throw new Error(`${where3}: hidden_size ${c.hidden_size} is not a multiple of num_attention_heads ${c.num_attention_heads}`);
-    }
-  }
-  if (vision.image_size % vision.patch_size !== 0) {
-    throw new Error(`vision_config: image_size ${vision.image_size} is not a multiple of patch_size ${vision.patch_size}`);
-  }
-  return { text_config: text, vision_config: vision, projection_dim: intField(json, "projection_dim", 512) };
-}
-var CLIP_BLOCK = {
-  ln1: "layer_norm1",
-  q: "self_attn.q_proj",
-  k: "self_attn.k_proj",
-  v: "self_attn.v_proj",
-  o: "self_attn.out_proj",
-  ln2: "layer_norm2",
-  fc1: "mlp.fc1",
-  fc2: "mlp.fc2"
-};
-function clipParamShapes(c) {
-  const v = c.vision_config;
-  const t = c.text_config;
-  const out = [
-    ["logit_scale", []],
-    ["vision_model.embeddings.class_embedding", [v.hidden_size]],
-    ["vision_model.embeddings.patch_embedding.weight", [v.hidden_size, v.num_channels, v.patch_size, v.patch_size]],
-    ["vision_model.embeddings.position_embedding.weight", [(v.image_size / v.patch_size) ** 2 + 1, v.hidden_size]],
-    ["vision_model.pre_layrnorm.weight", [v.hidden_size]],
-    ["vision_model.pre_layrnorm.bias", [v.hidden_size]],
-    ["vision_model.post_layernorm.weight", [v.hidden_size]],
-    ["vision_model.post_layernorm.bias", [v.hidden_size]],
-    ["visual_projection.weight", [c.projection_dim, v.hidden_size]],
-    ["text_model.embeddings.token_embedding.weight", [t.vocab_size, t.hidden_size]],
-    ["text_model.embeddings.position_embedding.weight", [t.max_position_embeddings, t.hidden_size]],
-    ["text_model.final_layer_norm.weight", [t.hidden_size]],
-    ["text_model.final_layer_norm.bias", [t.hidden_size]],
-    ["text_projection.weight", [c.projection_dim, t.hidden_size]]
-  ];
-  for (let i = 0; i < v.num_hidden_layers; i++) {
-    out.push(...preLNBlockShapes(`vision_model.encoder.layers.${i}.`, CLIP_BLOCK, v.hidden_size, v.intermediate_size, true));
-  }
-  for (let i = 0; i < t.num_hidden_layers; i++) {
-    out.push(...preLNBlockShapes(`text_model.encoder.layers.${i}.`, CLIP_BLOCK, t.hidden_size, t.intermediate_size, true));
-  }
-  return out;
-}
-function l2normalize(x) {
-  return tf7.div(x, tf7.norm(x, 2, -1, true));
-}
-function causalBias(l) {
-  const m = new Float32Array(l * l);
-  for (let i = 0; i < l; i++) for (let j = i + 1; j < l; j++) m[i * l + j] = -34028234663852886e22 / 2;
-  return tf7.tensor4d(m, [1, 1, l, l]);
-}
-var CLIPModel = class {
-  constructor(config, params) {
-    this.config = config;
-    this.params = params;
-    this.vAct = activation(config.vision_config.hidden_act);
-    this.tAct = activation(config.text_config.hidden_act);
-    checkParamShapes(params, clipParamShapes(config));
-  }
-  config;
-  params;
-  vAct;
-  tAct;
-  /** Vision tower last_hidden_state [B, 1+N, D] (encoder output; HF applies post_layernorm only to the pooled CLS). */
-  visionHidden(pixels) {
-    return tf7.tidy(() => {
-      const c = this.config.vision_config;
-      const p = this.params.scope("vision_model.");
-      const { tokens, grid } = patchEmbed(pixels, p.get("embeddings.patch_embedding.weight"));
-      const b = pixels.shape[0];
-      const cls = tf7.tile(p.get("embeddings.class_embedding").reshape([1, 1, c.hidden_size]), [b, 1, 1]);
-      const pos = positionEmbeddingsFor(p.get("embeddings.position_embedding.weight"), grid);
-      let x = tf7.add(tf7.concat([cls, tokens], 1), pos);
-      x = layerNorm(x, p, "pre_layrnorm", c.layer_norm_eps);
-      const opts = { heads: c.num_attention_heads, eps: c.layer_norm_eps, act: this.vAct, qkvBias: true };
-      for (let i = 0; i < c.num_hidden_layers; i++) x = preLNBlock(x, p.scope(`encoder.layers.${i}.`), CLIP_BLOCK, opts);
-      return x;
-    });
-  }
-  /** Projected image features before normalisation [B, projection_dim]. */
-  imageFeatures(pixels) {
-    return tf7.tidy(() => {
-      const x = this.visionHidden(pixels);
-      const [b, , d] = x.shape;
-      const pooled = layerNorm(tf7.slice(x, [0, 0, 0], [b, 1, d]).reshape([b, d]), this.params, "vision_model.post_layernorm", this.config.vision_config.layer_norm_eps);
-      return linear(pooled, this.params, "visual_projection", false);
-    });
-  }
-  /** L2-normalised image embeddings [B, projection_dim]. */
-  imageEmbeds(pixels) {
-    return tf7.tidy(() => l2normalize(this.imageFeatures(pixels)));
-  }
-  /** Text tower last_hidden_state after final_layer_norm [B, L, D]. `mask` is 1 for real tokens. */
-  textHidden(ids, mask) {
-    return tf7.tidy(() => {
-      const c = this.config.text_config;
-      const p = this.params.scope("text_model.");
-      const [b, l] = ids.shape;
-      if (l > c.max_position_embeddings) {
-        throw new Error(`text of ${l} tokens exceeds max_position_embeddings ${c.max_position_embeddings}`);
-      }
-      if (mask && (mask.shape[0] !== b || mask.shape[1] !== l)) {
-        throw new Error(`attention_mask shape [${mask.shape}] does not match input_ids [${ids.shape}]`);
-      }
-      const ids32 = ids.dtype === "int32" ? ids : tf7.cast(ids, "int32");
-      const tok = tf7.gather(p.get("embeddings.token_embedding.weight"), ids32.reshape([-1])).reshape([b, l, c.hidden_size]);
-      const pos = tf7.slice(p.get("embeddings.position_embedding.weight"), [0, 0], [l, c.hidden_size]);
-      let x = tf7.add(tok, pos);
-      let bias = causalBias(l);
-      if (mask) bias = tf7.add(bias, additiveMask(mask));
-      const opts = { heads: c.num_attention_heads, eps: c.layer_norm_eps, act: this.tAct, qkvBias: true };
-      for (let i = 0; i < c.num_hidden_layers; i++) x = preLNBlock(x, p.scope(`encoder.layers.${i}.`), CLIP_BLOCK, opts, bias);
-      return layerNorm(x, p, "final_layer_norm", c.layer_norm_eps);
-    });
-  }
-  /**
-   * Pooling positions as HF CLIPTextTransformer: the first position holding eos_token_id, or — for
-   * legacy configs with eos_token_id 2 — the position of the largest id (the original EOT token).
-   * Returned as a one-hot [B, L] so pooling is a differentiable weighted sum, not a gather.
-   */
-  eosOneHot(ids) {
-    return tf7.tidy(() => {
-      const eos = this.config.text_config.eos_token_id;
-      const ids32 = ids.dtype === "int32" ? ids : tf7.cast(ids, "int32");
-      const where3 = eos === 2 ? ids32 : tf7.cast(tf7.equal(ids32, eos), "int32");
-      const idx = tf7.argMax(where3, 1).reshape([-1, 1]);
-      return tf7.cast(tf7.equal(tf7.range(0, ids.shape[1], 1, "int32").reshape([1, -1]), idx), "float32");
-    });
-  }
-  /** Projected text features before normalisation [B, projection_dim]. */
-  textFeatures(ids, mask) {
-    return tf7.tidy(() => {
-      const x = this.textHidden(ids, mask);
-      const pooled = tf7.sum(tf7.mul(x, tf7.expandDims(this.eosOneHot(ids), 2)), 1);
-      return linear(pooled, this.params, "text_projection", false);
-    });
-  }
-  /** L2-normalised text embeddings [B, projection_dim]. */
-  textEmbeds(ids, mask) {
-    return tf7.tidy(() => l2normalize(this.textFeatures(ids, mask)));
-  }
-  /** exp(logit_scale), the learned inverse temperature (a scalar tensor). */
-  logitScale() {
-    return tf7.tidy(() => tf7.exp(this.params.get("logit_scale")));
-  }
-  /** Image–text similarities [B_image, B_text] scaled by exp(logit_scale), as HF logits_per_image. */
-  logitsPerImage(pixels, ids, mask) {
-    return tf7.tidy(() => {
-      const img = this.imageEmbeds(pixels);
-      const txt = this.textEmbeds(ids, mask);
-      return tf7.mul(tf7.matMul(img, txt, false, true), this.logitScale());
-    });
-  }
-};
-async function loadCLIP(dir, opts = {}) {
-  const cfgFile = path6.join(dir, "config.json");
-  const config = withFile(cfgFile, () => clipConfigFromHF(readJsonConfig(cfgFile)));
-  const file = path6.join(dir, opts.weights ?? "model.safetensors");
-  const params = Params.fromHost(withFile(file, () => readSafetensors(file)), { trainable: opts.trainable });
-  try {
-    return withFile(file, () => new CLIPModel(config, params.scope(opts.prefix ?? "")));
-  } catch (e) {
-    params.dispose();
-    throw e;
-  }
-}
-
-// src/rahf/config.ts
-var path7 = __toESM(require("path"));
-var SCORE_NAMES = ["plausibility", "alignment", "aesthetics", "overall"];
-var HEATMAP_NAMES = ["implausibility", "misalignment"];
-var DEFAULT_AUGMENTED_PROMPT_FORMAT = "<output> {SCORE|HEATMAP}: {type} </output> {caption}";
-var YOUWEILIANG_HEATMAP_CHANNELS = [768, 384, 192];
-var YOUWEILIANG_SCORE_LINEAR = [512, 128];
-function gridSize(c) {
-  return c.imageSize / c.patchSize;
-}
-function heatmapSize(c) {
-  return gridSize(c) * 16;
-}
-function visualTokenCount(c) {
-  return gridSize(c) ** 2 + (c.keepClsInEncoder ? 1 : 0);
-}
-function youweiliangScoreConv(d) {
-  return [d, d >> 1, d >> 2, d >> 3, d >> 4, d >> 6];
-}
-function taskPrompt(format, kind, type, caption) {
-  return format.replace(/\{SCORE\|HEATMAP\}|\{kind\}/g, kind).replace(/\{type\}/g, type).replace(/\{caption\}/g, caption);
-}
-function intList(v, key, fallback, len) {
-  if (v === void 0 || v === null) return fallback;
-  if (!Array.isArray(v) || v.some((x) => !Number.isInteger(x) || x <= 0) || len !== void 0 && v.length !== len) {
-    throw new Error(`config.${key}: expected ${len ?? "a list of"} positive integers, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-function triple(v, key, fallback) {
-  if (v === void 0 || v === null) return fallback;
-  if (typeof v === "number") return [v, v, v];
-  if (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
-    throw new Error(`config.${key}: expected a number or 3 numbers, got ${JSON.stringify(v)}`);
-  }
-  return v;
-}
-function posInt(v, key, fallback) {
-  if ((v === void 0 || v === null) && fallback !== void 0) return fallback;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`config.${key}: expected a positive integer, got ${JSON.stringify(v)}`);
-  return v;
-}
-function bool(v, key, fallback) {
-  if (v === void 0 || v === null) return fallback;
-  if (typeof v !== "boolean") throw new Error(`config.${key}: expected true or false, got ${JSON.stringify(v)}`);
-  return v;
-}
-function subConfig(v, key, dir) {
-  if (v && typeof v === "object" && !Array.isArray(v)) return { json: v };
-  if (typeof v === "string") {
-    const sub4 = path7.resolve(dir, v);
-    return { json: readJsonConfig(sub4), dir: sub4 };
-  }
-  throw new Error(`config.${key}: expected an HF config object or a directory path, got ${JSON.stringify(v)}`);
-}
-function validateRahfConfig(c) {
-  const g = gridSize(c);
-  if (!Number.isInteger(g)) throw new Error(`config: image_size ${c.imageSize} is not a multiple of patch_size ${c.patchSize}`);
-  if (c.vit.patch_size !== c.patchSize) {
-    throw new Error(`config: patch_size ${c.patchSize} differs from the ViT's patch_size ${c.vit.patch_size}`);
-  }
-  if (c.vit.num_channels !== 3) throw new Error(`config: the ViT must take 3 channels, not ${c.vit.num_channels}`);
-  if (c.scoreConv.length === 0) throw new Error("config.score_conv: needs at least one conv layer");
-  if (c.variant !== "multi_head" && c.variant !== "augmented_prompt") throw new Error(`config: unknown variant "${c.variant}"`);
-  if (c.variant === "augmented_prompt" && !c.augmentedPromptFormat.includes("{caption}")) {
-    throw new Error("config.augmented_prompt_format: must contain {caption}");
-  }
-  return c;
-}
-function configTokenizerDirs(json, dir) {
-  const dirs = [dir];
-  if (typeof json?.t5 === "string") dirs.push(path7.resolve(dir, json.t5));
-  return dirs;
-}
-function rahfConfigFromJson(json, dir) {
-  const type = json?.model_type;
-  if (type !== "rahf" && type !== "rahf_youweiliang") {
-    throw new Error(`config: model_type "${type}" is not "rahf" or "rahf_youweiliang"`);
-  }
-  const vitSrc = subConfig(json.vit, "vit", dir);
-  const t5Src = subConfig(json.t5, "t5", dir);
-  const vit = withFile(vitSrc.dir ? path7.join(vitSrc.dir, "config.json") : "config.vit", () => vitConfigFromHF(vitSrc.json));
-  const t5 = withFile(t5Src.dir ? path7.join(t5Src.dir, "config.json") : "config.t5", () => t5ConfigFromHF(t5Src.json));
-  let variant;
-  if (json.variant !== void 0) {
-    variant = json.variant;
-  } else {
-    variant = bool(json.multi_heads, "multi_heads", true) ? "multi_head" : "augmented_prompt";
-  }
-  const heatmap = intList(json.heatmap_channels, "heatmap_channels", YOUWEILIANG_HEATMAP_CHANNELS, 3);
-  const c = {
-    variant,
-    imageSize: posInt(json.image_size, "image_size", vit.image_size),
-    patchSize: posInt(json.patch_size, "patch_size", vit.patch_size),
-    vit,
-    t5,
-    vitJson: vitSrc.json,
-    t5Json: t5Src.json,
-    heatmapChannels: heatmap,
-    scoreConv: intList(json.score_conv, "score_conv", youweiliangScoreConv(t5.d_model)),
-    scoreLinear: intList(json.score_linear, "score_linear", YOUWEILIANG_SCORE_LINEAR),
-    keepClsInEncoder: bool(json.keep_cls_in_encoder, "keep_cls_in_encoder", true),
-    maskTextPadding: bool(json.mask_text_padding, "mask_text_padding", false),
-    lossIgnoresPadding: bool(json.loss_ignores_padding, "loss_ignores_padding", false),
-    augmentedPromptFormat: typeof json.augmented_prompt_format === "string" ? json.augmented_prompt_format : DEFAULT_AUGMENTED_PROMPT_FORMAT,
-    imageMean: triple(json.image_mean, "image_mean", [0.5, 0.5, 0.5]),
-    imageStd: triple(json.image_std, "image_std", [0.5, 0.5, 0.5]),
-    maxTextTokens: posInt(json.max_text_tokens, "max_text_tokens", 512)
-  };
-  return validateRahfConfig(c);
-}
-function rahfConfigToJson(c) {
-  return {
-    model_type: "rahf",
-    variant: c.variant,
-    multi_heads: c.variant === "multi_head",
-    image_size: c.imageSize,
-    patch_size: c.patchSize,
-    heatmap_channels: c.heatmapChannels,
-    score_conv: c.scoreConv,
-    score_linear: c.scoreLinear,
-    keep_cls_in_encoder: c.keepClsInEncoder,
-    mask_text_padding: c.maskTextPadding,
-    loss_ignores_padding: c.lossIgnoresPadding,
-    augmented_prompt_format: c.augmentedPromptFormat,
-    image_mean: c.imageMean,
-    image_std: c.imageStd,
-    max_text_tokens: c.maxTextTokens,
-    score_types: [...SCORE_NAMES],
-    heatmap_types: [...HEATMAP_NAMES],
-    vit: c.vitJson,
-    t5: c.t5Json
-  };
-}
+// src/bench/onnx.ts
+var fs14 = __toESM(require("fs"));
+var os3 = __toESM(require("os"));
+var path13 = __toESM(require("path"));
+var ort2 = __toESM(require("onnxruntime-node"));
 
 // src/rahf/model.ts
 var fs10 = __toESM(require("fs"));
-var path12 = __toESM(require("path"));
-var tf13 = __toESM(require("@tensorflow/tfjs"));
+var path9 = __toESM(require("path"));
+var tf12 = __toESM(require("@tensorflow/tfjs"));
 
 // src/image.ts
-var fs4 = __toESM(require("fs"));
-var tf8 = __toESM(require("@tensorflow/tfjs"));
+var fs2 = __toESM(require("fs"));
+var tf3 = __toESM(require("@tensorflow/tfjs"));
 var import_sharp = __toESM(require("sharp"));
 var IMAGENET_STANDARD_MEAN = [0.5, 0.5, 0.5];
 var IMAGENET_STANDARD_STD = [0.5, 0.5, 0.5];
@@ -1605,7 +200,7 @@ async function loadImage(src, label) {
   let buf;
   if (typeof src === "string") {
     try {
-      buf = await fs4.promises.readFile(src);
+      buf = await fs2.promises.readFile(src);
     } catch (e) {
       const code = e.code;
       if (code === "ENOENT") throw new Error(`${name}: no such file`);
@@ -1788,16 +383,16 @@ async function resizeForViT(img, size, opts = {}) {
 }
 
 // src/io/hub.ts
-var fs5 = __toESM(require("fs"));
+var fs3 = __toESM(require("fs"));
 var os = __toESM(require("os"));
-var path8 = __toESM(require("path"));
+var path2 = __toESM(require("path"));
 var COMMIT = /^[0-9a-f]{40}$/;
 var REPO_ID = /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/;
 function hubCacheDir() {
-  const env = process.env;
-  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  if (env.HF_HOME) return path8.join(env.HF_HOME, "hub");
-  return path8.join(env.XDG_CACHE_HOME || path8.join(os.homedir(), ".cache"), "huggingface", "hub");
+  const env2 = process.env;
+  if (env2.HF_HUB_CACHE) return env2.HF_HUB_CACHE;
+  if (env2.HF_HOME) return path2.join(env2.HF_HOME, "hub");
+  return path2.join(env2.XDG_CACHE_HOME || path2.join(os.homedir(), ".cache"), "huggingface", "hub");
 }
 function isOfflineEnv() {
   return ["1", "true", "yes", "on"].includes((process.env.HF_HUB_OFFLINE ?? "").trim().toLowerCase());
@@ -1810,8 +405,8 @@ function parseModelRef(ref) {
   return { repo, revision };
 }
 async function resolveModel(ref, opts = {}) {
-  if (fs5.existsSync(ref)) {
-    if (fs5.statSync(ref).isDirectory()) return ref;
+  if (fs3.existsSync(ref)) {
+    if (fs3.statSync(ref).isDirectory()) return ref;
     throw new Error(`${ref}: is a file; expected a model directory or a Hugging Face repo id (owner/name[@revision])`);
   }
   const parsed = parseModelRef(ref);
@@ -1841,26 +436,26 @@ async function resolveModel(ref, opts = {}) {
 }
 function checkRevision(repo, revision) {
   const parts = revision.split("/");
-  if (path8.isAbsolute(revision) || parts.some((p) => p === "" || p === "." || p === "..")) {
+  if (path2.isAbsolute(revision) || parts.some((p) => p === "" || p === "." || p === "..")) {
     throw new Error(`${repo}@${revision}: invalid revision`);
   }
 }
 function repoFolder(cacheDir, repo) {
-  return path8.join(cacheDir, `models--${repo.replace(/\//g, "--")}`);
+  return path2.join(cacheDir, `models--${repo.replace(/\//g, "--")}`);
 }
 function cachedSnapshot(cacheDir, repo, revision, files = []) {
   const folder = repoFolder(cacheDir, repo);
   let commit = revision;
   if (!COMMIT.test(revision)) {
-    const refFile = path8.join(folder, "refs", revision);
-    if (!fs5.existsSync(refFile)) return { missing: "not found" };
-    commit = fs5.readFileSync(refFile, "utf8").trim();
+    const refFile = path2.join(folder, "refs", revision);
+    if (!fs3.existsSync(refFile)) return { missing: "not found" };
+    commit = fs3.readFileSync(refFile, "utf8").trim();
     if (!COMMIT.test(commit)) return { missing: `refs/${revision} holds no commit hash` };
   }
-  const dir = path8.join(folder, "snapshots", commit);
-  if (!fs5.existsSync(dir) || !fs5.statSync(dir).isDirectory()) return { missing: `snapshot ${commit} not found` };
+  const dir = path2.join(folder, "snapshots", commit);
+  if (!fs3.existsSync(dir) || !fs3.statSync(dir).isDirectory()) return { missing: `snapshot ${commit} not found` };
   for (const f of files) {
-    if (!fs5.existsSync(path8.join(dir, f))) return { missing: `${f} not found (snapshot ${commit})` };
+    if (!fs3.existsSync(path2.join(dir, f))) return { missing: `${f} not found (snapshot ${commit})` };
   }
   return { dir, missing: "" };
 }
@@ -1881,14 +476,14 @@ async function download(repo, revision, cacheDir, files, opts) {
   if (!COMMIT.test(commit)) throw new Error(`Hub returned no commit for ${repo}@${revision}`);
   const folder = repoFolder(cacheDir, repo);
   if (revision !== commit) {
-    const refFile = path8.join(folder, "refs", revision);
-    fs5.mkdirSync(path8.dirname(refFile), { recursive: true });
-    fs5.writeFileSync(refFile, commit);
+    const refFile = path2.join(folder, "refs", revision);
+    fs3.mkdirSync(path2.dirname(refFile), { recursive: true });
+    fs3.writeFileSync(refFile, commit);
   }
   for (const f of files) {
     await hub.downloadFileToCacheDir({ ...common2, repo: { type: "model", name: repo }, path: f, revision: commit, cacheDir });
   }
-  return path8.join(folder, "snapshots", commit);
+  return path2.join(folder, "snapshots", commit);
 }
 function boundedFetch(base, ms) {
   return async (input, init) => {
@@ -1903,12 +498,337 @@ function boundedFetch(base, ms) {
   };
 }
 
+// src/io/safetensors.ts
+var fs4 = __toESM(require("fs"));
+var path3 = __toESM(require("path"));
+
+// src/io/tensors.ts
+function numel(shape) {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+// src/io/safetensors.ts
+var ITEMSIZE = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1
+};
+var HOST_DTYPE = {
+  F64: "float32",
+  F32: "float32",
+  F16: "float32",
+  BF16: "float32",
+  I64: "int32",
+  I32: "int32",
+  I16: "int32",
+  I8: "int32",
+  U8: "int32",
+  BOOL: "bool"
+};
+var UNSUPPORTED = /* @__PURE__ */ new Set(["U16", "U32", "U64", "F8_E4M3", "F8_E5M2", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4", "C64"]);
+var MAX_HEADER_BYTES = 1e8;
+function parseSafetensorsHeader(headerBytes, total, label) {
+  const bad = (msg) => new Error(`${label}: safetensors header ${msg}`);
+  let text;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(headerBytes);
+  } catch {
+    throw bad("is not valid UTF-8");
+  }
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw bad(`is not valid JSON (${e.message})`);
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) throw bad("is not a JSON object");
+  const dataStart = 8 + headerBytes.length;
+  const dataLen = total - dataStart;
+  const metadata = {};
+  const entries = [];
+  for (const [name, info] of Object.entries(json)) {
+    if (name === "__metadata__") {
+      if (info === null || typeof info !== "object" || Array.isArray(info)) throw bad("__metadata__ is not an object");
+      for (const [k, v] of Object.entries(info)) {
+        if (typeof v !== "string") throw bad(`__metadata__ value for '${k}' is not a string`);
+        metadata[k] = v;
+      }
+      continue;
+    }
+    if (info === null || typeof info !== "object" || Array.isArray(info)) throw bad(`entry for tensor '${name}' is not an object`);
+    const { dtype, shape, data_offsets: offsets } = info;
+    if (typeof dtype !== "string") throw bad(`tensor '${name}' has no dtype`);
+    if (!(dtype in ITEMSIZE)) {
+      if (UNSUPPORTED.has(dtype)) throw bad(`tensor '${name}' has dtype ${dtype}, which is not supported (F64/F32/F16/BF16/I64/I32/I16/I8/U8/BOOL are)`);
+      throw bad(`tensor '${name}' has unknown dtype '${dtype}'`);
+    }
+    if (!Array.isArray(shape) || !shape.every((d2) => Number.isSafeInteger(d2) && d2 >= 0)) {
+      throw bad(`tensor '${name}' has an invalid shape ${JSON.stringify(shape)}`);
+    }
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
+      throw bad(`tensor '${name}' has invalid data_offsets ${JSON.stringify(offsets)}`);
+    }
+    const [start, end] = offsets;
+    if (end < start) throw bad(`tensor '${name}' has data_offsets [${start}, ${end}] with end before start`);
+    const d = dtype;
+    const expected = numel(shape) * ITEMSIZE[d];
+    if (!Number.isSafeInteger(expected) || expected !== end - start) {
+      throw bad(`tensor '${name}' shape [${shape}] \xD7 ${ITEMSIZE[d]} bytes (${d}) = ${expected} bytes but data_offsets span ${end - start}`);
+    }
+    if (end > dataLen) {
+      throw bad(`tensor '${name}' data_offsets [${start}, ${end}] lie outside the data section (${dataLen} bytes)`);
+    }
+    entries.push({ name, dtype: d, shape, start, end });
+  }
+  const sorted = [...entries].sort((a, b) => a.start - b.start || a.end - b.end);
+  let pos = 0;
+  let prev;
+  for (const e of sorted) {
+    if (e.start < pos && prev) {
+      throw bad(`tensors '${prev.name}' [${prev.start}, ${prev.end}] and '${e.name}' [${e.start}, ${e.end}] overlap`);
+    }
+    if (e.start > pos) throw bad(`leaves bytes [${pos}, ${e.start}) of the data section not covered by any tensor`);
+    pos = e.end;
+    prev = e;
+  }
+  if (pos !== dataLen) throw bad(`leaves bytes [${pos}, ${dataLen}) of the data section not covered by any tensor`);
+  return { entries, metadata, dataStart };
+}
+function readHeaderFd(fd, file) {
+  const size = fs4.fstatSync(fd).size;
+  const bad = (msg) => new Error(`${file}: safetensors header ${msg}`);
+  if (size < 8) throw bad(`missing: the file has only ${size} bytes (at least 8 needed)`);
+  const lenBuf = Buffer.alloc(8);
+  readFully(fd, lenBuf, 0, file);
+  const n = lenBuf.readBigUInt64LE(0);
+  if (n > BigInt(MAX_HEADER_BYTES)) throw bad(`length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  const len = Number(n);
+  if (8 + len > size) throw bad(`length ${len} runs past the end of the file (${size} bytes)`);
+  const header = Buffer.alloc(len);
+  readFully(fd, header, 8, file);
+  return parseSafetensorsHeader(header, size, file);
+}
+function readFully(fd, target, position, file) {
+  const CHUNK = 1 << 30;
+  let done = 0;
+  while (done < target.length) {
+    const n = fs4.readSync(fd, target, done, Math.min(CHUNK, target.length - done), position + done);
+    if (n <= 0) throw new Error(`${file}: unexpected end of file at byte ${position + done}`);
+    done += n;
+  }
+}
+function readSafetensors(file, opts = {}) {
+  const fd = fs4.openSync(file, "r");
+  try {
+    const header = readHeaderFd(fd, file);
+    const out = /* @__PURE__ */ new Map();
+    for (const e of header.entries) {
+      if (opts.filter && !opts.filter(e.name)) continue;
+      const raw = new Uint8Array(new ArrayBuffer(e.end - e.start));
+      readFully(fd, raw, header.dataStart + e.start, file);
+      out.set(e.name, { ...decodeRaw(raw, e.dtype, `${file}: tensor '${e.name}'`), shape: e.shape });
+    }
+    return out;
+  } finally {
+    fs4.closeSync(fd);
+  }
+}
+var halfTable;
+function halfToFloatTable() {
+  if (halfTable) return halfTable;
+  const t = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 32768 ? -1 : 1;
+    const exp2 = h >> 10 & 31;
+    const frac = h & 1023;
+    if (exp2 === 0) t[h] = sign * frac * 2 ** -24;
+    else if (exp2 === 31) t[h] = frac ? NaN : sign * Infinity;
+    else t[h] = sign * (1 + frac / 1024) * 2 ** (exp2 - 15);
+  }
+  halfTable = t;
+  return t;
+}
+function view(raw, size, make) {
+  const src = raw.byteOffset % size === 0 ? raw : new Uint8Array(raw);
+  return make(src.buffer, src.byteOffset, src.length / size);
+}
+function decodeRaw(raw, dtype, what) {
+  const size = ITEMSIZE[dtype];
+  if (raw.length % size !== 0) throw new Error(`${what}: ${raw.length} bytes is not a whole number of ${dtype} elements`);
+  const n = raw.length / size;
+  const host = HOST_DTYPE[dtype];
+  switch (dtype) {
+    case "F32":
+      return { dtype: host, data: view(raw, 4, (b, o, k) => new Float32Array(b, o, k)) };
+    case "I32":
+      return { dtype: host, data: view(raw, 4, (b, o, k) => new Int32Array(b, o, k)) };
+    case "F64":
+      return { dtype: host, data: new Float32Array(view(raw, 8, (b, o, k) => new Float64Array(b, o, k))) };
+    case "F16": {
+      const u16 = view(raw, 2, (b, o, k) => new Uint16Array(b, o, k));
+      const table = halfToFloatTable();
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = table[u16[i]];
+      return { dtype: host, data: out };
+    }
+    case "BF16": {
+      const u16 = view(raw, 2, (b, o, k) => new Uint16Array(b, o, k));
+      const out = new Float32Array(n);
+      const bits = new Uint32Array(out.buffer);
+      for (let i = 0; i < n; i++) bits[i] = u16[i] << 16;
+      return { dtype: host, data: out };
+    }
+    case "I64": {
+      const words = view(raw, 4, (b, o, k) => new Int32Array(b, o, k));
+      const out = new Int32Array(n);
+      for (let i = 0; i < n; i++) {
+        const lo = words[2 * i];
+        const hi = words[2 * i + 1];
+        if (hi !== lo >> 31) {
+          const v = BigInt(hi) << 32n | BigInt(lo >>> 0);
+          throw new Error(`${what}: I64 value ${v} at index ${i} does not fit in int32`);
+        }
+        out[i] = lo;
+      }
+      return { dtype: host, data: out };
+    }
+    case "I16":
+      return { dtype: host, data: new Int32Array(view(raw, 2, (b, o, k) => new Int16Array(b, o, k))) };
+    case "I8":
+      return { dtype: host, data: new Int32Array(new Int8Array(raw.buffer, raw.byteOffset, n)) };
+    case "U8":
+      return { dtype: host, data: new Int32Array(raw) };
+    case "BOOL":
+      return { dtype: host, data: raw.every((v) => v <= 1) ? raw : Uint8Array.from(raw, (v) => v ? 1 : 0) };
+  }
+}
+var WRITE_DTYPE = {
+  float32: { st: "F32", ctor: Float32Array },
+  int32: { st: "I32", ctor: Int32Array },
+  bool: { st: "BOOL", ctor: Uint8Array }
+};
+function writeSafetensors(file, tensors, metadata) {
+  const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const items = list.map(([name, t]) => {
+    const w = WRITE_DTYPE[t.dtype];
+    if (!w) throw new Error(`${file}: cannot write tensor '${name}' of dtype ${String(t.dtype)} (float32, int32 and bool only)`);
+    if (name === "__metadata__" || name === "") throw new Error(`${file}: invalid tensor name '${name}'`);
+    if (!(t.data instanceof w.ctor)) throw new Error(`${file}: tensor '${name}' is ${t.dtype} but its data is a ${t.data.constructor.name}`);
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`${file}: tensor '${name}' has an invalid shape [${t.shape}]`);
+    if (t.data.length !== numel(t.shape)) {
+      throw new Error(`${file}: tensor '${name}' has ${t.data.length} elements but shape [${t.shape}] needs ${numel(t.shape)}`);
+    }
+    return { name, t, st: w.st };
+  });
+  items.sort((a, b) => ITEMSIZE[b.st] - ITEMSIZE[a.st] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const header = {};
+  if (metadata && Object.keys(metadata).length) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== "string") throw new Error(`${file}: metadata value for '${k}' is not a string`);
+    }
+    header.__metadata__ = metadata;
+  }
+  let offset = 0;
+  for (const { name, t, st } of items) {
+    const bytes = t.data.byteLength;
+    header[name] = { dtype: st, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = Buffer.from(JSON.stringify(header), "utf8");
+  const pad2 = (8 - json.length % 8) % 8;
+  if (pad2) json = Buffer.concat([json, Buffer.alloc(pad2, 32)]);
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  const tmp = `${file}.tmp-${process.pid}`;
+  const fd = fs4.openSync(tmp, "w");
+  try {
+    writeAll(fd, len);
+    writeAll(fd, json);
+    for (const { t, st } of items) {
+      let bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+      if (st === "BOOL" && !bytes.every((v) => v <= 1)) bytes = Uint8Array.from(bytes, (v) => v ? 1 : 0);
+      writeAll(fd, bytes);
+    }
+    fs4.fsyncSync(fd);
+    fs4.closeSync(fd);
+  } catch (e) {
+    fs4.closeSync(fd);
+    fs4.rmSync(tmp, { force: true });
+    throw e;
+  }
+  try {
+    fs4.renameSync(tmp, file);
+  } catch (e) {
+    fs4.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
+function writeAll(fd, bytes) {
+  let done = 0;
+  while (done < bytes.length) done += fs4.writeSync(fd, bytes, done, Math.min(1 << 30, bytes.length - done));
+}
+function readShardedSafetensors(indexFile) {
+  const weightMap = readWeightMap(indexFile);
+  const out = /* @__PURE__ */ new Map();
+  const dir = path3.dirname(indexFile);
+  for (const [shard, names] of groupByShard(indexFile, weightMap)) {
+    const shardPath = path3.join(dir, shard);
+    if (!fs4.existsSync(shardPath)) {
+      throw new Error(`${indexFile}: shard '${shard}' (holding '${names[0]}') not found at ${shardPath}`);
+    }
+    const tensors = readSafetensors(shardPath);
+    for (const name of names) {
+      if (!tensors.has(name)) throw new Error(`${indexFile}: tensor '${name}' is mapped to shard '${shard}' but is not in it`);
+    }
+    for (const [name, t] of tensors) {
+      if (out.has(name)) throw new Error(`${indexFile}: tensor '${name}' appears in more than one shard (again in '${shard}')`);
+      out.set(name, t);
+    }
+  }
+  return out;
+}
+function readWeightMap(indexFile) {
+  let json;
+  try {
+    json = JSON.parse(fs4.readFileSync(indexFile, "utf8"));
+  } catch (e) {
+    throw new Error(`${indexFile}: cannot read shard index (${e.message.split("\n")[0]})`);
+  }
+  const wm = json?.weight_map;
+  if (wm === null || typeof wm !== "object" || Array.isArray(wm)) throw new Error(`${indexFile}: shard index has no weight_map object`);
+  for (const [k, v] of Object.entries(wm)) {
+    if (typeof v !== "string") throw new Error(`${indexFile}: weight_map entry for '${k}' is not a file name`);
+  }
+  return wm;
+}
+function groupByShard(indexFile, weightMap) {
+  const byShard = /* @__PURE__ */ new Map();
+  for (const [name, shard] of Object.entries(weightMap)) {
+    const norm5 = path3.normalize(shard);
+    if (path3.isAbsolute(norm5) || norm5.split(path3.sep).includes("..")) {
+      throw new Error(`${indexFile}: shard path '${shard}' points outside the checkpoint directory`);
+    }
+    const list = byShard.get(shard);
+    if (list) list.push(name);
+    else byShard.set(shard, [name]);
+  }
+  if (byShard.size === 0) throw new Error(`${indexFile}: weight_map is empty`);
+  return byShard;
+}
+
 // src/io/weights.ts
-var fs7 = __toESM(require("fs"));
-var path9 = __toESM(require("path"));
+var fs6 = __toESM(require("fs"));
+var path4 = __toESM(require("path"));
 
 // src/io/torch-pickle.ts
-var fs6 = __toESM(require("fs"));
+var fs5 = __toESM(require("fs"));
 var zlib = __toESM(require("zlib"));
 var import_fflate = require("fflate");
 var STORAGE_DTYPE = {
@@ -2378,7 +1298,7 @@ var ZipReader = class {
   constructor(fd, file) {
     this.fd = fd;
     this.file = file;
-    this.size = fs6.fstatSync(fd).size;
+    this.size = fs5.fstatSync(fd).size;
     this.readCentralDirectory();
   }
   fd;
@@ -2482,9 +1402,9 @@ var ZipReader = class {
 };
 var WRAPPER_KEYS = ["state_dict", "model_state_dict", "model", "module"];
 function readTorchCheckpoint(file) {
-  const fd = fs6.openSync(file, "r");
+  const fd = fs5.openSync(file, "r");
   try {
-    const head = Buffer.alloc(Math.min(512, fs6.fstatSync(fd).size));
+    const head = Buffer.alloc(Math.min(512, fs5.fstatSync(fd).size));
     readFully(fd, head, 0, file);
     if (head.length < 4 || head.readUInt32LE(0) !== 67324752) {
       if (head[0] === 128) {
@@ -2534,7 +1454,7 @@ function readTorchCheckpoint(file) {
     }
     return out;
   } finally {
-    fs6.closeSync(fd);
+    fs5.closeSync(fd);
   }
 }
 function selectTensors(root2, file) {
@@ -2626,19 +1546,19 @@ function viewTensor(data, ref, st, what) {
 // src/io/weights.ts
 var TORCH_EXT = [".pt", ".pth", ".bin", ".ckpt"];
 function loadWeights(dir) {
-  if (!fs7.existsSync(dir)) throw new Error(`${dir}: no such file or directory`);
-  if (!fs7.statSync(dir).isDirectory()) return loadWeightsFile(dir);
+  if (!fs6.existsSync(dir)) throw new Error(`${dir}: no such file or directory`);
+  if (!fs6.statSync(dir).isDirectory()) return loadWeightsFile(dir);
   for (const name of ["model.safetensors", "model.safetensors.index.json", "pytorch_model.bin", "pytorch_model.bin.index.json"]) {
-    const f = path9.join(dir, name);
-    if (fs7.existsSync(f)) return loadWeightsFile(f);
+    const f = path4.join(dir, name);
+    if (fs6.existsSync(f)) return loadWeightsFile(f);
   }
-  const torch = fs7.readdirSync(dir).filter((f) => f.endsWith(".pt") || f.endsWith(".pth")).sort();
+  const torch = fs6.readdirSync(dir).filter((f) => f.endsWith(".pt") || f.endsWith(".pth")).sort();
   if (torch.length > 1) throw new Error(`${dir}: several torch checkpoints (${torch.join(", ")}); pass one file`);
-  if (torch.length === 1) return loadWeightsFile(path9.join(dir, torch[0]));
+  if (torch.length === 1) return loadWeightsFile(path4.join(dir, torch[0]));
   throw new Error(`${dir}: no model weights found (expected model.safetensors, model.safetensors.index.json or a torch .pt/.bin)`);
 }
 function loadWeightsFile(file) {
-  const base = path9.basename(file);
+  const base = path4.basename(file);
   if (base.endsWith(".safetensors")) return readSafetensors(file);
   if (base.endsWith(".safetensors.index.json")) return readShardedSafetensors(file);
   if (base.endsWith(".bin.index.json") || base.endsWith(".pt.index.json")) return readShardedTorch(file);
@@ -2648,8 +1568,8 @@ function loadWeightsFile(file) {
 function readShardedTorch(indexFile) {
   const out = /* @__PURE__ */ new Map();
   for (const [shard, names] of groupByShard(indexFile, readWeightMap(indexFile))) {
-    const shardPath = path9.join(path9.dirname(indexFile), shard);
-    if (!fs7.existsSync(shardPath)) throw new Error(`${indexFile}: shard '${shard}' (holding '${names[0]}') not found at ${shardPath}`);
+    const shardPath = path4.join(path4.dirname(indexFile), shard);
+    if (!fs6.existsSync(shardPath)) throw new Error(`${indexFile}: shard '${shard}' (holding '${names[0]}') not found at ${shardPath}`);
     const tensors = readTorchCheckpoint(shardPath);
     for (const name of names) {
       if (!tensors.has(name)) throw new Error(`${indexFile}: tensor '${name}' is mapped to shard '${shard}' but is not in it`);
@@ -2662,9 +1582,725 @@ function readShardedTorch(indexFile) {
   return out;
 }
 
+// src/models/hf-config.ts
+var fs7 = __toESM(require("fs"));
+var path5 = __toESM(require("path"));
+function readJsonConfig(dirOrFile, name = "config.json") {
+  const file = dirOrFile.endsWith(".json") ? dirOrFile : path5.join(dirOrFile, name);
+  let text;
+  try {
+    text = fs7.readFileSync(file, "utf8");
+  } catch (e) {
+    const code = e.code;
+    throw new Error(`${file}: cannot read (${code === "ENOENT" ? "file not found" : e.message})`);
+  }
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${e.message.split("\n")[0]})`);
+  }
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    throw new Error(`${file}: expected a JSON object at the top level`);
+  }
+  return json;
+}
+function field(json, key, fallback, where3 = "config") {
+  const v = json?.[key];
+  if (v === void 0 || v === null) return fallback;
+  if (typeof v !== typeof fallback) {
+    throw new Error(`${where3}.${key}: expected a ${typeof fallback}, got ${JSON.stringify(v)}`);
+  }
+  if (typeof v === "number" && !Number.isFinite(v)) throw new Error(`${where3}.${key}: not a finite number`);
+  return v;
+}
+function intField(json, key, fallback, where3 = "config") {
+  const v = field(json, key, fallback, where3);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`${where3}.${key}: expected a positive integer, got ${v}`);
+  return v;
+}
+function expectModelType(json, types, where3 = "config") {
+  const t = json?.model_type;
+  if (t !== void 0 && !types.includes(t)) {
+    throw new Error(`${where3}: model_type "${t}" is not ${types.map((x) => `"${x}"`).join(" or ")}`);
+  }
+}
+function withFile(file, fn) {
+  try {
+    return fn();
+  } catch (e) {
+    const msg = e.message;
+    throw new Error(msg.startsWith(file) ? msg : `${file}: ${msg}`);
+  }
+}
+
+// src/models/t5.ts
+var tf6 = __toESM(require("@tensorflow/tfjs"));
+
+// src/nn/params.ts
+var tf4 = __toESM(require("@tensorflow/tfjs"));
+var Params = class _Params {
+  constructor(tensors, prefix = "", used) {
+    this.tensors = tensors;
+    this.prefix = prefix;
+    this.used = used ?? /* @__PURE__ */ new Set();
+  }
+  tensors;
+  prefix;
+  used;
+  static fromHost(map, opts = {}) {
+    const out = /* @__PURE__ */ new Map();
+    for (const [k0, t] of map) {
+      const k = opts.rename ? opts.rename(k0) : k0;
+      if (k === void 0) continue;
+      const tensor4 = tf4.tensor(t.data, t.shape, t.dtype === "bool" ? "bool" : t.dtype);
+      out.set(k, tf4.variable(tensor4, opts.trainable ?? false, void 0, t.dtype === "bool" ? "bool" : t.dtype));
+      tensor4.dispose();
+    }
+    return new _Params(out);
+  }
+  scope(prefix) {
+    return new _Params(this.tensors, this.prefix + prefix, this.used);
+  }
+  has(name) {
+    return this.tensors.has(this.prefix + name);
+  }
+  get(name) {
+    const full = this.prefix + name;
+    const t = this.tensors.get(full);
+    if (!t) throw new Error(`missing parameter "${full}"`);
+    this.used.add(full);
+    return t;
+  }
+  /** `get` when present, otherwise undefined (optional biases). */
+  maybe(name) {
+    return this.has(name) ? this.get(name) : void 0;
+  }
+  set(name, value, trainable = false) {
+    const full = this.prefix + name;
+    this.tensors.get(full)?.dispose();
+    this.tensors.set(full, tf4.variable(value, trainable));
+  }
+  unused() {
+    return [...this.tensors.keys()].filter((k) => k.startsWith(this.prefix) && !this.used.has(k));
+  }
+  variables() {
+    return [...this.tensors.entries()].filter(([k]) => k.startsWith(this.prefix)).map(([, v]) => v);
+  }
+  dispose() {
+    for (const v of this.tensors.values()) v.dispose();
+    this.tensors.clear();
+  }
+};
+
+// src/nn/layers.ts
+var tf5 = __toESM(require("@tensorflow/tfjs"));
+var matMulWeightT = tf5.customGrad((x, w, save) => {
+  save([x, w]);
+  return {
+    value: tf5.matMul(x, tf5.transpose(w)),
+    gradFunc: (dy, saved) => {
+      const [xs, ws] = saved;
+      const g = dy;
+      return [tf5.matMul(g, ws), tf5.matMul(tf5.transpose(g), xs)];
+    }
+  };
+});
+function linear(x, p, name, bias = true) {
+  const w = p.get(`${name}.weight`);
+  const inDim = x.shape[x.shape.length - 1];
+  const lead = x.shape.slice(0, -1);
+  let y = matMulWeightT(x.reshape([-1, inDim]), w);
+  const b = bias ? p.maybe(`${name}.bias`) : void 0;
+  if (b) y = tf5.add(y, b);
+  return y.reshape([...lead, w.shape[0]]);
+}
+function layerNorm(x, p, name, eps) {
+  const axis = x.rank - 1;
+  const mean3 = tf5.mean(x, axis, true);
+  const xc = tf5.sub(x, mean3);
+  const variance = tf5.mean(tf5.square(xc), axis, true);
+  const y = tf5.mul(xc, tf5.rsqrt(tf5.add(variance, eps)));
+  return tf5.add(tf5.mul(y, p.get(`${name}.weight`)), p.get(`${name}.bias`));
+}
+function rmsNorm(x, weight2, eps, axis = x.rank - 1) {
+  const variance = tf5.mean(tf5.square(x), axis, true);
+  return tf5.mul(tf5.mul(x, tf5.rsqrt(tf5.add(variance, eps))), weight2);
+}
+var SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+function gelu(x) {
+  return tf5.mul(tf5.mul(x, 0.5), tf5.add(1, tf5.erf(tf5.mul(x, Math.SQRT1_2))));
+}
+function geluNew(x) {
+  const inner = tf5.mul(tf5.add(x, tf5.mul(tf5.pow(x, 3), 0.044715)), SQRT_2_OVER_PI);
+  return tf5.mul(tf5.mul(x, 0.5), tf5.add(1, tf5.tanh(inner)));
+}
+function quickGelu(x) {
+  return tf5.mul(x, tf5.sigmoid(tf5.mul(x, 1.702)));
+}
+function activation(name) {
+  switch (name) {
+    case "gelu":
+      return gelu;
+    case "gelu_new":
+    case "gelu_pytorch_tanh":
+    case "gelu_fast":
+      return geluNew;
+    case "quick_gelu":
+      return quickGelu;
+    case "relu":
+      return tf5.relu;
+    default:
+      throw new Error(`unsupported activation "${name}"`);
+  }
+}
+function splitHeads(x, heads) {
+  const [b, l, d] = x.shape;
+  return x.reshape([b, l, heads, d / heads]).transpose([0, 2, 1, 3]);
+}
+function mergeHeads(x) {
+  const [b, h, l, dh] = x.shape;
+  return x.transpose([0, 2, 1, 3]).reshape([b, l, h * dh]);
+}
+function attention(q, k, v, scale, bias) {
+  let s = tf5.matMul(q, k, false, true);
+  if (scale !== 1) s = tf5.mul(s, scale);
+  if (bias) s = tf5.add(s, bias);
+  return tf5.matMul(tf5.softmax(s), v);
+}
+function additiveMask(mask) {
+  const [b, l] = mask.shape;
+  return tf5.mul(tf5.sub(1, tf5.cast(mask, "float32")), -34028234663852886e22 / 2).reshape([b, 1, 1, l]);
+}
+
+// src/models/t5.ts
+function intOrFirst(json, key, fallback) {
+  const v = json?.[key];
+  if (Array.isArray(v)) {
+    if (v.length === 0 || !Number.isInteger(v[0])) throw new Error(`config.${key}: expected an integer or a list of integers`);
+    return v[0];
+  }
+  const n = field(json, key, fallback);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`config.${key}: expected a non-negative integer, got ${n}`);
+  return n;
+}
+function t5ConfigFromHF(json) {
+  expectModelType(json, ["t5", "mt5"]);
+  const numLayers = intField(json, "num_layers", 6);
+  const ffp = field(json, "feed_forward_proj", "relu");
+  const parts = ffp.split("-");
+  if (parts.length > 2 || parts.length === 2 && parts[0] !== "gated") {
+    throw new Error(`config.feed_forward_proj: "${ffp}" is not "<act>" or "gated-<act>"`);
+  }
+  const isGated = parts.length === 2;
+  const act = ffp === "gated-gelu" ? "gelu_new" : parts[parts.length - 1];
+  activation(act);
+  const tie = field(json, "tie_word_embeddings", true);
+  const pad2 = intOrFirst(json, "pad_token_id", 0);
+  return {
+    vocab_size: intField(json, "vocab_size", 32128),
+    d_model: intField(json, "d_model", 512),
+    d_kv: intField(json, "d_kv", 64),
+    d_ff: intField(json, "d_ff", 2048),
+    num_layers: numLayers,
+    num_decoder_layers: intField(json, "num_decoder_layers", numLayers),
+    num_heads: intField(json, "num_heads", 8),
+    relative_attention_num_buckets: intField(json, "relative_attention_num_buckets", 32),
+    relative_attention_max_distance: intField(json, "relative_attention_max_distance", 128),
+    layer_norm_epsilon: field(json, "layer_norm_epsilon", 1e-6),
+    feed_forward_proj: ffp,
+    dense_act_fn: act,
+    is_gated_act: isGated,
+    tie_word_embeddings: tie,
+    scale_decoder_outputs: field(json, "scale_decoder_outputs", tie),
+    decoder_start_token_id: intOrFirst(json, "decoder_start_token_id", pad2),
+    eos_token_id: intOrFirst(json, "eos_token_id", 1),
+    pad_token_id: pad2
+  };
+}
+function relativePositionBucket(rel, bidirectional, numBuckets, maxDistance) {
+  let nb = numBuckets;
+  let bucket = 0;
+  let n;
+  if (bidirectional) {
+    nb = Math.floor(nb / 2);
+    if (rel > 0) bucket += nb;
+    n = Math.abs(rel);
+  } else {
+    n = -Math.min(rel, 0);
+  }
+  const maxExact = Math.floor(nb / 2);
+  if (n < maxExact) return bucket + n;
+  const f = Math.fround;
+  const ratio = f(f(Math.log(f(n / maxExact))) / f(Math.log(maxDistance / maxExact)));
+  const large = maxExact + Math.trunc(f(ratio * (nb - maxExact)));
+  return bucket + Math.min(large, nb - 1);
+}
+function relativePositionBias(table, lq, lk, bidirectional, maxDistance, qStart = 0) {
+  return tf6.tidy(() => {
+    const [nb, h] = table.shape;
+    const n = lq + lk - 1;
+    const oneHot2 = new Float32Array(n * nb);
+    const d0 = -(qStart + lq - 1);
+    for (let r = 0; r < n; r++) oneHot2[r * nb + relativePositionBucket(d0 + r, bidirectional, nb, maxDistance)] = 1;
+    const byDistance = tf6.matMul(tf6.tensor2d(oneHot2, [n, nb]), table).transpose();
+    if (lq === 1) return byDistance.reshape([1, h, 1, lk]);
+    const tiled = tf6.broadcastTo(byDistance.reshape([h, 1, n]), [h, lq + 1, n]).reshape([h, (lq + 1) * n]);
+    const skew = tf6.slice(tiled, [0, lq - 1], [h, lq * (n - 1)]).reshape([h, lq, n - 1]);
+    return tf6.slice(skew, [0, 0, 0], [h, lq, lk]).reshape([1, h, lq, lk]);
+  });
+}
+function embeddingLookup(table, ids) {
+  const lookup = tf6.customGrad((...args) => {
+    const [t, idx, save] = args;
+    save([idx]);
+    return {
+      value: tf6.gather(t, idx),
+      gradFunc: (dy, saved) => [
+        tf6.scatterND(saved[0].reshape([-1, 1]), dy, t.shape),
+        tf6.zerosLike(saved[0])
+        // ids are integer constants; never on a gradient path
+      ]
+    };
+  });
+  return tf6.tidy(() => tf6.reshape(lookup(table, ids.reshape([-1]).toInt()), [...ids.shape, table.shape[1]]));
+}
+function causalMask(l) {
+  const m = new Float32Array(l * l);
+  for (let i = 0; i < l; i++) for (let j = i + 1; j < l; j++) m[i * l + j] = -34028234663852886e22 / 2;
+  return tf6.tensor4d(m, [1, 1, l, l]);
+}
+function t5ParamShapes(c) {
+  const d = c.d_model;
+  const inner = c.num_heads * c.d_kv;
+  const out = [["shared.weight", [c.vocab_size, d]]];
+  const attn = (prefix, withBias) => {
+    out.push([`${prefix}.q.weight`, [inner, d]], [`${prefix}.k.weight`, [inner, d]]);
+    out.push([`${prefix}.v.weight`, [inner, d]], [`${prefix}.o.weight`, [d, inner]]);
+    if (withBias) out.push([`${prefix}.relative_attention_bias.weight`, [c.relative_attention_num_buckets, c.num_heads]]);
+  };
+  const ffn = (prefix) => {
+    if (c.is_gated_act) out.push([`${prefix}.DenseReluDense.wi_0.weight`, [c.d_ff, d]], [`${prefix}.DenseReluDense.wi_1.weight`, [c.d_ff, d]]);
+    else out.push([`${prefix}.DenseReluDense.wi.weight`, [c.d_ff, d]]);
+    out.push([`${prefix}.DenseReluDense.wo.weight`, [d, c.d_ff]], [`${prefix}.layer_norm.weight`, [d]]);
+  };
+  for (let i = 0; i < c.num_layers; i++) {
+    const b = `encoder.block.${i}.layer`;
+    attn(`${b}.0.SelfAttention`, i === 0);
+    out.push([`${b}.0.layer_norm.weight`, [d]]);
+    ffn(`${b}.1`);
+  }
+  out.push(["encoder.final_layer_norm.weight", [d]]);
+  for (let i = 0; i < c.num_decoder_layers; i++) {
+    const b = `decoder.block.${i}.layer`;
+    attn(`${b}.0.SelfAttention`, i === 0);
+    out.push([`${b}.0.layer_norm.weight`, [d]]);
+    attn(`${b}.1.EncDecAttention`, false);
+    out.push([`${b}.1.layer_norm.weight`, [d]]);
+    ffn(`${b}.2`);
+  }
+  out.push(["decoder.final_layer_norm.weight", [d]]);
+  if (!c.tie_word_embeddings) out.push(["lm_head.weight", [c.vocab_size, d]]);
+  return out;
+}
+var T5Model = class {
+  constructor(config, params) {
+    this.config = config;
+    this.params = params;
+    this.act = activation(config.dense_act_fn);
+    const missing = [];
+    for (const [name, shape] of t5ParamShapes(config)) {
+      if (!params.has(name)) {
+        missing.push(name);
+        continue;
+      }
+      const t = params.get(name);
+      if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
+        throw new Error(`T5: parameter "${name}" has shape [${t.shape}], expected [${shape}]`);
+      }
+    }
+    if (missing.length > 0) {
+      const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : "";
+      throw new Error(`T5: missing parameter "${missing[0]}"${more}`);
+    }
+  }
+  config;
+  params;
+  act;
+  /** Token embeddings [B, L, D] from the shared table. */
+  embed(ids) {
+    return embeddingLookup(this.params.get("shared.weight"), ids);
+  }
+  /** Encoder last_hidden_state [B, L, D] from ids or embeddings; no mask means every position is attended. */
+  encode(opts) {
+    if (opts.inputIds === void 0 === (opts.inputsEmbeds === void 0)) {
+      throw new Error("T5.encode: pass exactly one of inputIds and inputsEmbeds");
+    }
+    return tf6.tidy(() => {
+      const c = this.config;
+      let x = opts.inputsEmbeds ?? this.embed(opts.inputIds);
+      const l = x.shape[1];
+      const p = this.params.scope("encoder.");
+      let bias = this.positionBias(p, l, l, true);
+      if (opts.attentionMask) bias = tf6.add(bias, additiveMask(opts.attentionMask));
+      for (let i = 0; i < c.num_layers; i++) {
+        const b = p.scope(`block.${i}.layer.`);
+        const h = this.norm(x, b, "0.layer_norm");
+        x = tf6.add(x, this.attend(h, this.kv(b.scope("0.SelfAttention."), h), b.scope("0.SelfAttention."), bias));
+        x = tf6.add(x, this.ffn(this.norm(x, b, "1.layer_norm"), b.scope("1.DenseReluDense.")));
+      }
+      return this.norm(x, p, "final_layer_norm");
+    });
+  }
+  /** Teacher-forced decoder: logits [B, Ld, V]. `encoderMask` masks padded encoder positions. */
+  decode(decoderInputIds, encoderHidden, encoderMask) {
+    return tf6.tidy(() => this.lmHead(this.decodeHidden(decoderInputIds, encoderHidden, encoderMask)));
+  }
+  /** Decoder final hidden states [B, Ld, D] (after the final norm, before output scaling and head). */
+  decodeHidden(decoderInputIds, encoderHidden, encoderMask) {
+    return tf6.tidy(() => {
+      const c = this.config;
+      const p = this.params.scope("decoder.");
+      let x = this.embed(decoderInputIds);
+      const l = x.shape[1];
+      const selfBias = tf6.add(this.positionBias(p, l, l, false), causalMask(l));
+      const crossBias = encoderMask ? additiveMask(encoderMask) : void 0;
+      for (let i = 0; i < c.num_decoder_layers; i++) {
+        const b = p.scope(`block.${i}.layer.`);
+        const h = this.norm(x, b, "0.layer_norm");
+        x = tf6.add(x, this.attend(h, this.kv(b.scope("0.SelfAttention."), h), b.scope("0.SelfAttention."), selfBias));
+        const h2 = this.norm(x, b, "1.layer_norm");
+        x = tf6.add(x, this.attend(h2, this.kv(b.scope("1.EncDecAttention."), encoderHidden), b.scope("1.EncDecAttention."), crossBias));
+        x = tf6.add(x, this.ffn(this.norm(x, b, "2.layer_norm"), b.scope("2.DenseReluDense.")));
+      }
+      return this.norm(x, p, "final_layer_norm");
+    });
+  }
+  /** Decoder hidden [.., D] → logits [.., V]: optional d_model^-0.5 scaling, then the tied or separate head. */
+  lmHead(hidden) {
+    return tf6.tidy(() => {
+      const c = this.config;
+      const h = c.scale_decoder_outputs ? tf6.mul(hidden, c.d_model ** -0.5) : hidden;
+      return linear(h, this.params, c.tie_word_embeddings ? "shared" : "lm_head", false);
+    });
+  }
+  /**
+   * Greedy decoding like HF `generate` (num_beams 1, do_sample false): rows start with
+   * decoder_start_token_id; a row that emitted eos is padded with pad_token_id; decoding stops after
+   * maxNewTokens or as soon as every row has finished, so the result has 1 + (steps taken) columns.
+   * Each step feeds only the newest token: self-attention keys/values are cached per layer and the
+   * cross-attention keys/values are computed once from `encoderHidden`.
+   */
+  async generate(encoderHidden, encoderMask, opts) {
+    const c = this.config;
+    const [batch] = encoderHidden.shape;
+    const rows = Array.from({ length: batch }, () => [c.decoder_start_token_id]);
+    const done = new Array(batch).fill(false);
+    const p = this.params.scope("decoder.");
+    const layers = Array.from({ length: c.num_decoder_layers }, (_, i) => p.scope(`block.${i}.layer.`));
+    const cross = tf6.tidy(() => layers.map((b) => this.kv(b.scope("1.EncDecAttention."), encoderHidden)));
+    const crossBias = encoderMask ? tf6.tidy(() => additiveMask(encoderMask)) : void 0;
+    let cache = [];
+    try {
+      for (let step = 0; step < opts.maxNewTokens; step++) {
+        const last = tf6.tensor2d(rows.map((r) => r[r.length - 1]), [batch, 1], "int32");
+        const [logits, next] = tf6.tidy(() => {
+          let x = this.embed(last);
+          const selfBias = this.positionBias(p, 1, step + 1, false, step);
+          const nextCache = [];
+          for (let i = 0; i < layers.length; i++) {
+            const b = layers[i];
+            const h = this.norm(x, b, "0.layer_norm");
+            const fresh = this.kv(b.scope("0.SelfAttention."), h);
+            const kv = step === 0 ? fresh : { k: tf6.concat([cache[i].k, fresh.k], 2), v: tf6.concat([cache[i].v, fresh.v], 2) };
+            nextCache.push(kv);
+            x = tf6.add(x, this.attend(h, kv, b.scope("0.SelfAttention."), selfBias));
+            const h2 = this.norm(x, b, "1.layer_norm");
+            x = tf6.add(x, this.attend(h2, cross[i], b.scope("1.EncDecAttention."), crossBias));
+            x = tf6.add(x, this.ffn(this.norm(x, b, "2.layer_norm"), b.scope("2.DenseReluDense.")));
+          }
+          const out = this.lmHead(this.norm(x, p, "final_layer_norm")).reshape([batch, -1]);
+          return [out, nextCache];
+        });
+        last.dispose();
+        for (const kv of cache) tf6.dispose([kv.k, kv.v]);
+        cache = next;
+        const v = c.vocab_size;
+        const data = await logits.data();
+        logits.dispose();
+        for (let r = 0; r < batch; r++) {
+          let tok = c.pad_token_id;
+          if (!done[r]) {
+            let best = 0;
+            for (let j = 1; j < v; j++) if (data[r * v + j] > data[r * v + best]) best = j;
+            tok = best;
+            if (tok === c.eos_token_id) done[r] = true;
+          }
+          rows[r].push(tok);
+        }
+        if (done.every(Boolean)) break;
+      }
+    } finally {
+      for (const kv of [...cache, ...cross]) tf6.dispose([kv.k, kv.v]);
+      crossBias?.dispose();
+    }
+    return rows;
+  }
+  /**
+   * HF T5 loss: mean token cross-entropy over positions whose label is not `ignoreIndex` (-100).
+   * Like torch's CrossEntropyLoss, a batch with no counted position gives NaN. Differentiable
+   * w.r.t. logits without gather (one-hot product).
+   */
+  sequenceLoss(logits, labels, ignoreIndex = -100) {
+    return tf6.tidy(() => {
+      const v = logits.shape[2];
+      const lab = labels.reshape([-1]).toInt();
+      const valid = tf6.notEqual(lab, ignoreIndex);
+      const safe = tf6.where(valid, lab, tf6.zerosLike(lab));
+      const logp = tf6.logSoftmax(logits.reshape([-1, v]));
+      const nll = tf6.neg(tf6.sum(tf6.mul(logp, tf6.oneHot(safe, v)), 1));
+      const w = tf6.cast(valid, "float32");
+      return tf6.div(tf6.sum(tf6.mul(nll, w)), tf6.sum(w));
+    });
+  }
+  /** HF `_shift_right`: decoder inputs = [decoder_start, labels[:, :-1]] with -100 replaced by pad. */
+  shiftRight(labels) {
+    return tf6.tidy(() => {
+      const [b, l] = labels.shape;
+      const lab = labels.toInt();
+      const start = tf6.fill([b, 1], this.config.decoder_start_token_id, "int32");
+      const shifted = l > 1 ? tf6.concat([start, tf6.slice(lab, [0, 0], [b, l - 1])], 1) : start;
+      return tf6.where(tf6.equal(shifted, -100), tf6.fill([b, l], this.config.pad_token_id, "int32"), shifted);
+    });
+  }
+  dispose() {
+    this.params.dispose();
+  }
+  // Stack-level relative bias from layer 0's table (shared by every layer of the stack).
+  positionBias(stack, lq, lk, bidirectional, qStart = 0) {
+    const table = stack.get("block.0.layer.0.SelfAttention.relative_attention_bias.weight");
+    return relativePositionBias(table, lq, lk, bidirectional, this.config.relative_attention_max_distance, qStart);
+  }
+  norm(x, p, name) {
+    return rmsNorm(x, p.get(`${name}.weight`), this.config.layer_norm_epsilon);
+  }
+  kv(p, source) {
+    const h = this.config.num_heads;
+    return { k: splitHeads(linear(source, p, "k", false), h), v: splitHeads(linear(source, p, "v", false), h) };
+  }
+  // T5 attention: no 1/sqrt(d) scaling (folded into the initialisation of q).
+  attend(x, kv, p, bias) {
+    const q = splitHeads(linear(x, p, "q", false), this.config.num_heads);
+    return linear(mergeHeads(attention(q, kv.k, kv.v, 1, bias)), p, "o", false);
+  }
+  ffn(x, p) {
+    const h = this.config.is_gated_act ? tf6.mul(this.act(linear(x, p, "wi_0", false)), linear(x, p, "wi_1", false)) : this.act(linear(x, p, "wi", false));
+    return linear(h, p, "wo", false);
+  }
+};
+
+// src/models/vit.ts
+var tf7 = __toESM(require("@tensorflow/tfjs"));
+function vitConfigFromHF(json) {
+  expectModelType(json, ["vit"]);
+  const c = {
+    hidden_size: intField(json, "hidden_size", 768),
+    num_hidden_layers: intField(json, "num_hidden_layers", 12),
+    num_attention_heads: intField(json, "num_attention_heads", 12),
+    intermediate_size: intField(json, "intermediate_size", 3072),
+    hidden_act: field(json, "hidden_act", "gelu"),
+    layer_norm_eps: field(json, "layer_norm_eps", 1e-12),
+    image_size: sizeField(json, "image_size", 224),
+    patch_size: sizeField(json, "patch_size", 16),
+    num_channels: intField(json, "num_channels", 3),
+    qkv_bias: field(json, "qkv_bias", true)
+  };
+  activation(c.hidden_act);
+  if (c.hidden_size % c.num_attention_heads !== 0) {
+    throw new Error(`config: hidden_size ${c.hidden_size} is not a multiple of num_attention_heads ${c.num_attention_heads}`);
+  }
+  return c;
+}
+function sizeField(json, key, fallback, where3 = "config") {
+  const v = json?.[key];
+  if (Array.isArray(v)) {
+    if (v.length !== 2 || v[0] !== v[1]) throw new Error(`${where3}.${key}: only square sizes are supported, got ${JSON.stringify(v)}`);
+    return intField({ [key]: v[0] }, key, fallback, where3);
+  }
+  return intField(json, key, fallback, where3);
+}
+var VIT_BLOCK = {
+  ln1: "layernorm_before",
+  q: "attention.attention.query",
+  k: "attention.attention.key",
+  v: "attention.attention.value",
+  o: "attention.output.dense",
+  ln2: "layernorm_after",
+  fc1: "intermediate.dense",
+  fc2: "output.dense"
+};
+function dense(x, p, name, bias) {
+  const y = linear(x, p, name, false);
+  return bias ? tf7.add(y, p.get(`${name}.bias`)) : y;
+}
+function preLNBlock(x, p, n, o, bias) {
+  const d = x.shape[2];
+  const h = layerNorm(x, p, n.ln1, o.eps);
+  const q = splitHeads(dense(h, p, n.q, o.qkvBias), o.heads);
+  const k = splitHeads(dense(h, p, n.k, o.qkvBias), o.heads);
+  const v = splitHeads(dense(h, p, n.v, o.qkvBias), o.heads);
+  const a = mergeHeads(attention(q, k, v, 1 / Math.sqrt(d / o.heads), bias));
+  const x1 = tf7.add(x, dense(a, p, n.o, true));
+  const m = dense(o.act(dense(layerNorm(x1, p, n.ln2, o.eps), p, n.fc1, true)), p, n.fc2, true);
+  return tf7.add(x1, m);
+}
+function preLNBlockShapes(prefix, n, d, inner, qkvBias) {
+  const out = [];
+  for (const lin of [n.q, n.k, n.v]) {
+    out.push([`${prefix}${lin}.weight`, [d, d]]);
+    if (qkvBias) out.push([`${prefix}${lin}.bias`, [d]]);
+  }
+  out.push([`${prefix}${n.o}.weight`, [d, d]], [`${prefix}${n.o}.bias`, [d]]);
+  for (const ln of [n.ln1, n.ln2]) out.push([`${prefix}${ln}.weight`, [d]], [`${prefix}${ln}.bias`, [d]]);
+  out.push([`${prefix}${n.fc1}.weight`, [inner, d]], [`${prefix}${n.fc1}.bias`, [inner]]);
+  out.push([`${prefix}${n.fc2}.weight`, [d, inner]], [`${prefix}${n.fc2}.bias`, [d]]);
+  return out;
+}
+function checkParamShapes(p, expected) {
+  for (const [name, shape] of expected) {
+    const t = p.get(name);
+    if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
+      throw new Error(`parameter "${name}" has shape [${t.shape}], expected [${shape}]`);
+    }
+  }
+}
+function patchEmbed(pixels, weight2, bias) {
+  const [b, h, w, c] = pixels.shape;
+  const [d, wc, p] = weight2.shape;
+  if (wc !== c) throw new Error(`patch embedding expects ${wc} channels, pixels have ${c} (pixels must be NHWC)`);
+  const gh = Math.floor(h / p);
+  const gw = Math.floor(w / p);
+  if (gh === 0 || gw === 0) throw new Error(`image ${h}x${w} is smaller than one ${p}x${p} patch`);
+  let x = pixels;
+  if (gh * p !== h || gw * p !== w) x = tf7.slice(x, [0, 0, 0, 0], [b, gh * p, gw * p, c]);
+  const patches = x.reshape([b * gh, p, gw, p * c]).transpose([0, 2, 1, 3]).reshape([b * gh * gw, p * p * c]);
+  const wm = weight2.transpose([0, 2, 3, 1]).reshape([d, p * p * c]);
+  let y = matMulWeightT(patches, wm);
+  if (bias) y = tf7.add(y, bias);
+  return { tokens: y.reshape([b, gh * gw, d]), grid: [gh, gw] };
+}
+var CUBIC_A = -0.75;
+function cubic1(x) {
+  return ((CUBIC_A + 2) * x - (CUBIC_A + 3)) * x * x + 1;
+}
+function cubic2(x) {
+  return ((CUBIC_A * x - 5 * CUBIC_A) * x + 8 * CUBIC_A) * x - 4 * CUBIC_A;
+}
+function bicubicMatrix(inSize, outSize) {
+  const m = new Float32Array(outSize * inSize);
+  const scale = inSize / outSize;
+  for (let i = 0; i < outSize; i++) {
+    const src = scale * (i + 0.5) - 0.5;
+    const x0 = Math.floor(src);
+    const t = src - x0;
+    const w = [cubic2(t + 1), cubic1(t), cubic1(1 - t), cubic2(2 - t)];
+    for (let k = 0; k < 4; k++) {
+      const idx = Math.min(Math.max(x0 - 1 + k, 0), inSize - 1);
+      m[i * inSize + idx] += w[k];
+    }
+  }
+  return m;
+}
+function interpolatePosGrid(pos, from, to) {
+  const [gh, gw] = from;
+  const [nh, nw] = to;
+  if (pos.shape[0] !== gh * gw) throw new Error(`position grid has ${pos.shape[0]} rows, expected ${gh}x${gw}`);
+  if (gh === nh && gw === nw) return pos;
+  const my = bicubicMatrix(gh, nh);
+  const mx = bicubicMatrix(gw, nw);
+  const k = new Float32Array(nh * nw * gh * gw);
+  for (let i = 0; i < nh; i++)
+    for (let j = 0; j < nw; j++) {
+      const row = (i * nw + j) * gh * gw;
+      for (let a = 0; a < gh; a++) {
+        const wy = my[i * gh + a];
+        if (wy === 0) continue;
+        for (let b = 0; b < gw; b++) k[row + a * gw + b] = wy * mx[j * gw + b];
+      }
+    }
+  return tf7.tidy(() => tf7.matMul(tf7.tensor2d(k, [nh * nw, gh * gw]), pos));
+}
+function positionEmbeddingsFor(pos, grid) {
+  const n0 = pos.shape[0] - 1;
+  const g0 = Math.round(Math.sqrt(n0));
+  if (g0 * g0 !== n0) throw new Error(`position embeddings hold ${n0} patches, not a square grid`);
+  if (grid[0] === g0 && grid[1] === g0) return pos;
+  const [cls, patches] = tf7.split(pos, [1, n0], 0);
+  return tf7.concat([cls, interpolatePosGrid(patches, [g0, g0], grid)], 0);
+}
+var ViTModel = class {
+  constructor(config, params) {
+    this.config = config;
+    this.params = params;
+    this.act = activation(config.hidden_act);
+    checkParamShapes(params, vitParamShapes(config));
+  }
+  config;
+  params;
+  act;
+  /** Patch + CLS + position embeddings: [B, 1+N, D]. */
+  embeddings(pixels) {
+    return tf7.tidy(() => {
+      const p = this.params.scope("embeddings.");
+      const { tokens, grid } = patchEmbed(
+        pixels,
+        p.get("patch_embeddings.projection.weight"),
+        p.get("patch_embeddings.projection.bias")
+      );
+      const b = pixels.shape[0];
+      const d = this.config.hidden_size;
+      const cls = tf7.tile(p.get("cls_token"), [b, 1, 1]);
+      const pos = positionEmbeddingsFor(p.get("position_embeddings").reshape([-1, d]), grid);
+      return tf7.add(tf7.concat([cls, tokens], 1), pos);
+    });
+  }
+  /** last_hidden_state [B, 1+N, D]. */
+  forward(pixels) {
+    return tf7.tidy(() => {
+      let x = this.embeddings(pixels);
+      const opts = {
+        heads: this.config.num_attention_heads,
+        eps: this.config.layer_norm_eps,
+        act: this.act,
+        qkvBias: this.config.qkv_bias
+      };
+      for (let i = 0; i < this.config.num_hidden_layers; i++) {
+        x = preLNBlock(x, this.params.scope(`encoder.layer.${i}.`), VIT_BLOCK, opts);
+      }
+      return layerNorm(x, this.params, "layernorm", this.config.layer_norm_eps);
+    });
+  }
+};
+function vitParamShapes(c) {
+  const d = c.hidden_size;
+  const n = (c.image_size / c.patch_size) ** 2;
+  if (!Number.isInteger(n)) throw new Error(`config: image_size ${c.image_size} is not a multiple of patch_size ${c.patch_size}`);
+  const out = [
+    ["embeddings.cls_token", [1, 1, d]],
+    ["embeddings.position_embeddings", [1, n + 1, d]],
+    ["embeddings.patch_embeddings.projection.weight", [d, c.num_channels, c.patch_size, c.patch_size]],
+    ["embeddings.patch_embeddings.projection.bias", [d]]
+  ];
+  for (let i = 0; i < c.num_hidden_layers; i++) {
+    out.push(...preLNBlockShapes(`encoder.layer.${i}.`, VIT_BLOCK, d, c.intermediate_size, c.qkv_bias));
+  }
+  out.push(["layernorm.weight", [d]], ["layernorm.bias", [d]]);
+  return out;
+}
+
 // src/tokenizer.ts
 var fs8 = __toESM(require("fs"));
-var path10 = __toESM(require("path"));
+var path6 = __toESM(require("path"));
 var import_tokenizers = require("@huggingface/tokenizers");
 function readJson(file, what) {
   let text;
@@ -2714,7 +2350,7 @@ var Tokenizer = class _Tokenizer {
     if (!model || typeof model !== "object" || !model.vocab) {
       throw new Error(`${file}: not a tokenizer.json (no "model" with a vocabulary)`);
     }
-    const cfgFile = path10.join(path10.dirname(file), "tokenizer_config.json");
+    const cfgFile = path6.join(path6.dirname(file), "tokenizer_config.json");
     const config = fs8.existsSync(cfgFile) ? readJson(cfgFile, "tokenizer_config.json") : {};
     const libConfig = { ...config, clean_up_tokenization_spaces: config.clean_up_tokenization_spaces ?? false };
     let hf;
@@ -2732,9 +2368,9 @@ var Tokenizer = class _Tokenizer {
    * every hub T5 repo already ships one.
    */
   static fromDir(dir) {
-    const file = path10.join(dir, "tokenizer.json");
+    const file = path6.join(dir, "tokenizer.json");
     if (!fs8.existsSync(file)) {
-      const hint = fs8.existsSync(path10.join(dir, "spiece.model")) ? " (only spiece.model found: SentencePiece models are not supported, convert with transformers AutoTokenizer.from_pretrained(dir).save_pretrained(dir) to get tokenizer.json)" : "";
+      const hint = fs8.existsSync(path6.join(dir, "spiece.model")) ? " (only spiece.model found: SentencePiece models are not supported, convert with transformers AutoTokenizer.from_pretrained(dir).save_pretrained(dir) to get tokenizer.json)" : "";
       throw new Error(`${file}: no such file${hint}`);
     }
     return _Tokenizer.fromFile(file);
@@ -2803,9 +2439,9 @@ var Tokenizer = class _Tokenizer {
 
 // src/util/atomic.ts
 var fs9 = __toESM(require("fs"));
-var path11 = __toESM(require("path"));
+var path7 = __toESM(require("path"));
 function writeFileAtomic(file, data) {
-  fs9.mkdirSync(path11.dirname(path11.resolve(file)), { recursive: true });
+  fs9.mkdirSync(path7.dirname(path7.resolve(file)), { recursive: true });
   const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const fd = fs9.openSync(tmp, "w");
   try {
@@ -2822,11 +2458,146 @@ function writeFileAtomic(file, data) {
   }
 }
 
+// src/rahf/config.ts
+var path8 = __toESM(require("path"));
+var SCORE_NAMES = ["plausibility", "alignment", "aesthetics", "overall"];
+var HEATMAP_NAMES = ["implausibility", "misalignment"];
+var DEFAULT_AUGMENTED_PROMPT_FORMAT = "<output> {SCORE|HEATMAP}: {type} </output> {caption}";
+var YOUWEILIANG_HEATMAP_CHANNELS = [768, 384, 192];
+var YOUWEILIANG_SCORE_LINEAR = [512, 128];
+function gridSize(c) {
+  return c.imageSize / c.patchSize;
+}
+function heatmapSize(c) {
+  return gridSize(c) * 16;
+}
+function visualTokenCount(c) {
+  return gridSize(c) ** 2 + (c.keepClsInEncoder ? 1 : 0);
+}
+function youweiliangScoreConv(d) {
+  return [d, d >> 1, d >> 2, d >> 3, d >> 4, d >> 6];
+}
+function taskPrompt(format, kind, type, caption) {
+  return format.replace(/\{SCORE\|HEATMAP\}|\{kind\}/g, kind).replace(/\{type\}/g, type).replace(/\{caption\}/g, caption);
+}
+function intList(v, key, fallback, len) {
+  if (v === void 0 || v === null) return fallback;
+  if (!Array.isArray(v) || v.some((x) => !Number.isInteger(x) || x <= 0) || len !== void 0 && v.length !== len) {
+    throw new Error(`config.${key}: expected ${len ?? "a list of"} positive integers, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+function triple(v, key, fallback) {
+  if (v === void 0 || v === null) return fallback;
+  if (typeof v === "number") return [v, v, v];
+  if (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== "number" || !Number.isFinite(x))) {
+    throw new Error(`config.${key}: expected a number or 3 numbers, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+function posInt(v, key, fallback) {
+  if ((v === void 0 || v === null) && fallback !== void 0) return fallback;
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`config.${key}: expected a positive integer, got ${JSON.stringify(v)}`);
+  return v;
+}
+function bool(v, key, fallback) {
+  if (v === void 0 || v === null) return fallback;
+  if (typeof v !== "boolean") throw new Error(`config.${key}: expected true or false, got ${JSON.stringify(v)}`);
+  return v;
+}
+function subConfig(v, key, dir) {
+  if (v && typeof v === "object" && !Array.isArray(v)) return { json: v };
+  if (typeof v === "string") {
+    const sub4 = path8.resolve(dir, v);
+    return { json: readJsonConfig(sub4), dir: sub4 };
+  }
+  throw new Error(`config.${key}: expected an HF config object or a directory path, got ${JSON.stringify(v)}`);
+}
+function validateRahfConfig(c) {
+  const g = gridSize(c);
+  if (!Number.isInteger(g)) throw new Error(`config: image_size ${c.imageSize} is not a multiple of patch_size ${c.patchSize}`);
+  if (c.vit.patch_size !== c.patchSize) {
+    throw new Error(`config: patch_size ${c.patchSize} differs from the ViT's patch_size ${c.vit.patch_size}`);
+  }
+  if (c.vit.num_channels !== 3) throw new Error(`config: the ViT must take 3 channels, not ${c.vit.num_channels}`);
+  if (c.scoreConv.length === 0) throw new Error("config.score_conv: needs at least one conv layer");
+  if (c.variant !== "multi_head" && c.variant !== "augmented_prompt") throw new Error(`config: unknown variant "${c.variant}"`);
+  if (c.variant === "augmented_prompt" && !c.augmentedPromptFormat.includes("{caption}")) {
+    throw new Error("config.augmented_prompt_format: must contain {caption}");
+  }
+  return c;
+}
+function configTokenizerDirs(json, dir) {
+  const dirs = [dir];
+  if (typeof json?.t5 === "string") dirs.push(path8.resolve(dir, json.t5));
+  return dirs;
+}
+function rahfConfigFromJson(json, dir) {
+  const type = json?.model_type;
+  if (type !== "rahf" && type !== "rahf_youweiliang") {
+    throw new Error(`config: model_type "${type}" is not "rahf" or "rahf_youweiliang"`);
+  }
+  const vitSrc = subConfig(json.vit, "vit", dir);
+  const t5Src = subConfig(json.t5, "t5", dir);
+  const vit = withFile(vitSrc.dir ? path8.join(vitSrc.dir, "config.json") : "config.vit", () => vitConfigFromHF(vitSrc.json));
+  const t5 = withFile(t5Src.dir ? path8.join(t5Src.dir, "config.json") : "config.t5", () => t5ConfigFromHF(t5Src.json));
+  let variant;
+  if (json.variant !== void 0) {
+    variant = json.variant;
+  } else {
+    variant = bool(json.multi_heads, "multi_heads", true) ? "multi_head" : "augmented_prompt";
+  }
+  const heatmap = intList(json.heatmap_channels, "heatmap_channels", YOUWEILIANG_HEATMAP_CHANNELS, 3);
+  const c = {
+    variant,
+    imageSize: posInt(json.image_size, "image_size", vit.image_size),
+    patchSize: posInt(json.patch_size, "patch_size", vit.patch_size),
+    vit,
+    t5,
+    vitJson: vitSrc.json,
+    t5Json: t5Src.json,
+    heatmapChannels: heatmap,
+    scoreConv: intList(json.score_conv, "score_conv", youweiliangScoreConv(t5.d_model)),
+    scoreLinear: intList(json.score_linear, "score_linear", YOUWEILIANG_SCORE_LINEAR),
+    keepClsInEncoder: bool(json.keep_cls_in_encoder, "keep_cls_in_encoder", true),
+    maskTextPadding: bool(json.mask_text_padding, "mask_text_padding", false),
+    lossIgnoresPadding: bool(json.loss_ignores_padding, "loss_ignores_padding", false),
+    augmentedPromptFormat: typeof json.augmented_prompt_format === "string" ? json.augmented_prompt_format : DEFAULT_AUGMENTED_PROMPT_FORMAT,
+    imageMean: triple(json.image_mean, "image_mean", [0.5, 0.5, 0.5]),
+    imageStd: triple(json.image_std, "image_std", [0.5, 0.5, 0.5]),
+    maxTextTokens: posInt(json.max_text_tokens, "max_text_tokens", 512)
+  };
+  return validateRahfConfig(c);
+}
+function rahfConfigToJson(c) {
+  return {
+    model_type: "rahf",
+    variant: c.variant,
+    multi_heads: c.variant === "multi_head",
+    image_size: c.imageSize,
+    patch_size: c.patchSize,
+    heatmap_channels: c.heatmapChannels,
+    score_conv: c.scoreConv,
+    score_linear: c.scoreLinear,
+    keep_cls_in_encoder: c.keepClsInEncoder,
+    mask_text_padding: c.maskTextPadding,
+    loss_ignores_padding: c.lossIgnoresPadding,
+    augmented_prompt_format: c.augmentedPromptFormat,
+    image_mean: c.imageMean,
+    image_std: c.imageStd,
+    max_text_tokens: c.maxTextTokens,
+    score_types: [...SCORE_NAMES],
+    heatmap_types: [...HEATMAP_NAMES],
+    vit: c.vitJson,
+    t5: c.t5Json
+  };
+}
+
 // src/rahf/heads.ts
-var tf10 = __toESM(require("@tensorflow/tfjs"));
+var tf9 = __toESM(require("@tensorflow/tfjs"));
 
 // src/rahf/conv.ts
-var tf9 = __toESM(require("@tensorflow/tfjs"));
+var tf8 = __toESM(require("@tensorflow/tfjs"));
 var K = 3;
 var TORCH_TO_TF_FILTER = [2, 3, 1, 0];
 var TF_TO_TORCH_FILTER = [3, 2, 0, 1];
@@ -2836,110 +2607,91 @@ function checkFilter(f) {
   }
   return f;
 }
-function tapGradients(tap, rhs) {
-  const rows = [];
-  for (let kh = 0; kh < K; kh++) {
-    for (let kw = 0; kw < K; kw++) {
-      const t = tap(kh, kw);
-      const m = t.reshape([-1, t.shape[t.rank - 1]]);
-      rows.push(tf9.matMul(m, rhs, true, false));
-    }
-  }
-  const [a, b] = rows[0].shape;
-  return tf9.stack(rows).reshape([K, K, a, b]);
-}
-var conv3x3Core = tf9.customGrad((...args) => {
+var conv3x3Core = tf8.customGrad((...args) => {
   const [x4, f4, save] = args;
   save([x4, f4]);
   return {
-    value: tf9.conv2d(x4, f4, 1, "same"),
+    value: tf8.conv2d(x4, f4, 1, "same"),
     gradFunc: (dy, saved) => {
       const g = dy;
-      const [xs, fs12] = saved;
-      const [b, h, w, c] = xs.shape;
-      const o = fs12.shape[3];
-      const dx = tf9.conv2dTranspose(g, fs12, [b, h, w, c], 1, "same");
-      const xpad = tf9.pad(xs, [[0, 0], [1, 1], [1, 1], [0, 0]]);
-      const dyFlat = g.reshape([b * h * w, o]);
-      const df = tapGradients((kh, kw) => tf9.slice(xpad, [0, kh, kw, 0], [b, h, w, c]), dyFlat);
+      const [xs, fs15] = saved;
+      const dx = tf8.conv2d(g, tf8.reverse(fs15, [0, 1]).transpose([0, 1, 3, 2]), 1, "same");
+      const xpad = tf8.pad(xs, [[0, 0], [1, 1], [1, 1], [0, 0]]).transpose([3, 1, 2, 0]);
+      const df = tf8.conv2d(xpad, g.transpose([1, 2, 0, 3]), 1, "valid").transpose([1, 2, 0, 3]);
       return [dx, df];
     }
   };
 });
-var deconvCore = tf9.customGrad((...args) => {
+var deconvCore = tf8.customGrad((...args) => {
   const [x4, f4, save] = args;
   save([x4, f4]);
   const [b, h, w] = x4.shape;
   return {
-    value: tf9.conv2dTranspose(x4, f4, [b, 2 * h, 2 * w, f4.shape[2]], 2, 1),
+    value: tf8.conv2dTranspose(x4, f4, [b, 2 * h, 2 * w, f4.shape[2]], 2, 1),
     gradFunc: (dy, saved) => {
       const g = dy;
-      const [xs, fs12] = saved;
-      const [bb, hh, ww, c] = xs.shape;
-      const o = fs12.shape[2];
-      const dx = tf9.conv2d(g, fs12, 2, 1);
-      const dpad = tf9.pad(g, [[0, 0], [1, 1], [1, 1], [0, 0]]);
-      const xFlat = xs.reshape([bb * hh * ww, c]);
-      const tap = (kh, kw) => tf9.slice(dpad, [0, kh, kw, 0], [bb, 2 * hh, 2 * ww, o]).reshape([bb, hh, 2, ww, 2, o]).slice([0, 0, 0, 0, 0, 0], [bb, hh, 1, ww, 1, o]);
-      const df = tapGradients(tap, xFlat);
+      const [xs, fs15] = saved;
+      const dx = tf8.conv2d(g, fs15, 2, 1);
+      const dpad = tf8.pad(g, [[0, 0], [1, 0], [1, 0], [0, 0]]).transpose([3, 1, 2, 0]);
+      const df = tf8.conv2d(dpad, xs.transpose([1, 2, 0, 3]), 1, "valid", "NHWC", 2).transpose([1, 2, 0, 3]);
       return [dx, df];
     }
   };
 });
 function conv3x3(x, filter2, bias) {
   const y = conv3x3Core(x, checkFilter(filter2));
-  return bias ? tf9.add(y, bias) : y;
+  return bias ? tf8.add(y, bias) : y;
 }
 function deconv3x3s2(x, filter2, bias) {
   if (filter2.shape[3] !== x.shape[3]) {
     throw new Error(`deconv filter [${filter2.shape}] expects ${filter2.shape[3]} input channels, got ${x.shape[3]}`);
   }
   const y = deconvCore(x, checkFilter(filter2));
-  return bias ? tf9.add(y, bias) : y;
+  return bias ? tf8.add(y, bias) : y;
 }
 
 // src/rahf/heads.ts
 function channelRmsNorm(x, scale) {
   const c = x.shape[3];
-  const variance = tf10.mean(tf10.square(x), 3, true);
-  return tf10.mul(tf10.mul(x, tf10.rsqrt(tf10.add(variance, 1e-8))), scale.reshape([c]));
+  const variance = tf9.mean(tf9.square(x), 3, true);
+  return tf9.mul(tf9.mul(x, tf9.rsqrt(tf9.add(variance, 1e-8))), scale.reshape([c]));
 }
 var HEATMAP_STAGES = 4;
 function conv(x, p, name) {
   return conv3x3(x, p.get(`${name}.weight`), p.get(`${name}.bias`));
 }
-function norm2(x, p, name) {
+function norm(x, p, name) {
   return channelRmsNorm(x, p.get(`${name}.scale`));
 }
 function scoreHead(feature, p, convWidths, linearWidths) {
-  return tf10.tidy(() => {
+  return tf9.tidy(() => {
     let x = feature;
     for (let k = 0; k < convWidths.length; k++) {
-      x = tf10.relu(norm2(conv(x, p, `conv_layers.${3 * k}`), p, `conv_layers.${3 * k + 1}`));
+      x = tf9.relu(norm(conv(x, p, `conv_layers.${3 * k}`), p, `conv_layers.${3 * k + 1}`));
     }
     const [b, h, w, c] = x.shape;
-    let y = tf10.transpose(x, [0, 3, 1, 2]).reshape([b, c * h * w]);
+    let y = tf9.transpose(x, [0, 3, 1, 2]).reshape([b, c * h * w]);
     for (let k = 0; k <= linearWidths.length; k++) {
       y = linear(y, p, `linear_layers.${2 * k}`);
-      if (k < linearWidths.length) y = tf10.relu(y);
+      if (k < linearWidths.length) y = tf9.relu(y);
     }
-    return tf10.sigmoid(y).reshape([b]);
+    return tf9.sigmoid(y).reshape([b]);
   });
 }
 function heatmapHead(feature, p) {
-  return tf10.tidy(() => {
-    let x = tf10.relu(conv(feature, p, "conv_layers.0"));
-    x = norm2(x, p, "conv_layers.2");
-    x = norm2(tf10.relu(conv(x, p, "conv_layers.3")), p, "conv_layers.5");
+  return tf9.tidy(() => {
+    let x = tf9.relu(conv(feature, p, "conv_layers.0"));
+    x = norm(x, p, "conv_layers.2");
+    x = norm(tf9.relu(conv(x, p, "conv_layers.3")), p, "conv_layers.5");
     for (let i = 0; i < HEATMAP_STAGES; i++) {
-      x = tf10.relu(norm2(deconv3x3s2(x, p.get(`deconv_layers.${i}.0.weight`), p.get(`deconv_layers.${i}.0.bias`)), p, `deconv_layers.${i}.1`));
+      x = tf9.relu(norm(deconv3x3s2(x, p.get(`deconv_layers.${i}.0.weight`), p.get(`deconv_layers.${i}.0.bias`)), p, `deconv_layers.${i}.1`));
       const identity = x;
-      let y = tf10.relu(norm2(conv(x, p, `conv_layers2.${i}.0`), p, `conv_layers2.${i}.1`));
-      y = norm2(conv(y, p, `conv_layers2.${i}.3`), p, `conv_layers2.${i}.4`);
-      x = tf10.relu(tf10.add(y, identity));
+      let y = tf9.relu(norm(conv(x, p, `conv_layers2.${i}.0`), p, `conv_layers2.${i}.1`));
+      y = norm(conv(y, p, `conv_layers2.${i}.3`), p, `conv_layers2.${i}.4`);
+      x = tf9.relu(tf9.add(y, identity));
     }
-    x = tf10.relu(conv(x, p, "last_conv1"));
-    const out = tf10.sigmoid(conv(x, p, "last_conv2"));
+    x = tf9.relu(conv(x, p, "last_conv1"));
+    const out = tf9.sigmoid(conv(x, p, "last_conv2"));
     const [b, h, w] = out.shape;
     return out.reshape([b, h, w]);
   });
@@ -2983,7 +2735,7 @@ function heatmapHeadShapes(c, [c0, c1, c2]) {
 }
 
 // src/rahf/init.ts
-var tf11 = __toESM(require("@tensorflow/tfjs"));
+var tf10 = __toESM(require("@tensorflow/tfjs"));
 var VIT_PREFIX = "vit.";
 var T5_PREFIX = "t5.";
 var PROJECTION = "visual_token_projection";
@@ -3086,8 +2838,8 @@ function initRahfParams(c, seed = 0, opts = {}) {
     if (opts.skip?.(name)) continue;
     const init = initFor(name, shape, c, byName);
     const n = shape.reduce((a, b) => a * b, 1);
-    const t = tf11.tensor(sample(init, n, nameSeed(name, seed)), internalShape(name, shape), "float32");
-    out.set(name, tf11.variable(t, opts.trainable ?? false, void 0, "float32"));
+    const t = tf10.tensor(sample(init, n, nameSeed(name, seed)), internalShape(name, shape), "float32");
+    out.set(name, tf10.variable(t, opts.trainable ?? false, void 0, "float32"));
     t.dispose();
   }
   return out;
@@ -3102,6 +2854,93 @@ function misalignedWords(seq) {
     if (piece.length > MARK.length && piece.endsWith(MARK)) out.push(piece.slice(0, -MARK.length));
   }
   return out;
+}
+
+// src/rahf/youweiliang.ts
+function inferYouweiliangConfig(tensors, label) {
+  const shape = (name) => {
+    const t = tensors.get(name);
+    if (!t) throw new Error(`${label}: not a youweiliang/RichHF RAHF checkpoint (no "${name}") and no config.json beside it`);
+    return t.shape;
+  };
+  const count = (re) => {
+    let n = 0;
+    for (const k of tensors.keys()) {
+      const m = re.exec(k);
+      if (m) n = Math.max(n, Number(m[1]) + 1);
+    }
+    return n;
+  };
+  const [, , dv] = shape("vit.embeddings.cls_token");
+  const [, , patch] = shape("vit.embeddings.patch_embeddings.projection.weight");
+  const positions2 = shape("vit.embeddings.position_embeddings")[1] - 1;
+  const grid = Math.round(Math.sqrt(positions2));
+  if (grid * grid !== positions2) throw new Error(`${label}: ViT position embeddings hold ${positions2} patches, not a square grid`);
+  const vit = {
+    model_type: "vit",
+    hidden_size: dv,
+    num_hidden_layers: count(/^vit\.encoder\.layer\.(\d+)\./),
+    num_attention_heads: dv / 64,
+    intermediate_size: shape("vit.encoder.layer.0.intermediate.dense.weight")[0],
+    hidden_act: "gelu",
+    layer_norm_eps: 1e-12,
+    image_size: grid * patch,
+    patch_size: patch,
+    num_channels: 3,
+    qkv_bias: tensors.has("vit.encoder.layer.0.attention.attention.query.bias")
+  };
+  const [vocab, d] = shape("t5.shared.weight");
+  const [buckets, heads] = shape("t5.encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight");
+  const inner = shape("t5.encoder.block.0.layer.0.SelfAttention.q.weight")[0];
+  const gated = tensors.has("t5.encoder.block.0.layer.1.DenseReluDense.wi_0.weight");
+  const dff = shape(`t5.encoder.block.0.layer.1.DenseReluDense.${gated ? "wi_0" : "wi"}.weight`)[0];
+  const t5 = {
+    model_type: "t5",
+    vocab_size: vocab,
+    d_model: d,
+    d_kv: inner / heads,
+    d_ff: dff,
+    num_layers: count(/^t5\.encoder\.block\.(\d+)\./),
+    num_decoder_layers: count(/^t5\.decoder\.block\.(\d+)\./),
+    num_heads: heads,
+    relative_attention_num_buckets: buckets,
+    relative_attention_max_distance: 128,
+    layer_norm_epsilon: 1e-6,
+    feed_forward_proj: gated ? "gated-gelu" : "relu",
+    tie_word_embeddings: tiedHead(tensors),
+    decoder_start_token_id: 0,
+    eos_token_id: 1,
+    pad_token_id: 0
+  };
+  const multi = [...tensors.keys()].some((k) => k.startsWith("score_predictor.plausibility."));
+  const sp = multi ? "score_predictor.plausibility." : "score_predictor.";
+  const hp = multi ? "heatmap_predictor.implausibility." : "heatmap_predictor.";
+  const nConv = count(new RegExp(`^${sp.replace(/\./g, "\\.")}conv_layers\\.(\\d+)\\.weight$`));
+  const scoreConv = [];
+  for (let k = 0; 3 * k < nConv; k++) scoreConv.push(shape(`${sp}conv_layers.${3 * k}.weight`)[0]);
+  const nDense = (count(new RegExp(`^${sp.replace(/\./g, "\\.")}linear_layers\\.(\\d+)\\.weight$`)) + 1) / 2;
+  const scoreLinear = [];
+  for (let k = 0; k < nDense - 1; k++) scoreLinear.push(shape(`${sp}linear_layers.${2 * k}.weight`)[0]);
+  return {
+    model_type: "rahf_youweiliang",
+    multi_heads: multi,
+    image_size: grid * patch,
+    patch_size: patch,
+    heatmap_channels: [shape(`${hp}conv_layers.0.weight`)[0], shape(`${hp}conv_layers.3.weight`)[0], shape(`${hp}last_conv1.weight`)[0]],
+    score_conv: scoreConv,
+    score_linear: scoreLinear,
+    vit,
+    t5
+  };
+}
+function tiedHead(tensors) {
+  const head = tensors.get("t5.lm_head.weight");
+  if (!head) return true;
+  const shared = tensors.get("t5.shared.weight");
+  if (head.data === shared.data) return true;
+  if (head.data.length !== shared.data.length) return false;
+  for (let i = 0; i < head.data.length; i++) if (head.data[i] !== shared.data[i]) return false;
+  return true;
 }
 
 // src/rahf/presets.ts
@@ -3204,7 +3043,7 @@ function getPreset(name) {
 }
 
 // src/rahf/resize.ts
-var tf12 = __toESM(require("@tensorflow/tfjs"));
+var tf11 = __toESM(require("@tensorflow/tfjs"));
 function pilBilinearMatrix(inSize, outSize) {
   const m = new Float32Array(outSize * inSize);
   const scale = inSize / outSize;
@@ -3226,16 +3065,19 @@ function pilBilinearMatrix(inSize, outSize) {
 function resizeBilinearPil(x, h, w) {
   const [b, ih, iw, c] = x.shape;
   if (ih === h && iw === w) return x;
-  return tf12.tidy(() => {
-    let y = tf12.transpose(x, [1, 0, 2, 3]);
-    if (ih !== h) y = tf12.matMul(tf12.tensor2d(pilBilinearMatrix(ih, h), [h, ih]), y.reshape([ih, -1])).reshape([h, b, iw, c]);
-    y = tf12.transpose(y, [2, 1, 0, 3]);
-    if (iw !== w) y = tf12.matMul(tf12.tensor2d(pilBilinearMatrix(iw, w), [w, iw]), y.reshape([iw, -1])).reshape([w, b, h, c]);
-    return tf12.transpose(y, [1, 2, 0, 3]);
+  return tf11.tidy(() => {
+    let y = tf11.transpose(x, [1, 0, 2, 3]);
+    if (ih !== h) y = tf11.matMul(tf11.tensor2d(pilBilinearMatrix(ih, h), [h, ih]), y.reshape([ih, -1])).reshape([h, b, iw, c]);
+    y = tf11.transpose(y, [2, 1, 0, 3]);
+    if (iw !== w) y = tf11.matMul(tf11.tensor2d(pilBilinearMatrix(iw, w), [w, iw]), y.reshape([iw, -1])).reshape([w, b, h, c]);
+    return tf11.transpose(y, [1, 2, 0, 3]);
   });
 }
 
 // src/rahf/model.ts
+function tidyRecord(fn) {
+  return tf12.tidy(() => fn());
+}
 var T5_EMBED_COPIES = [`${T5_PREFIX}encoder.embed_tokens.weight`, `${T5_PREFIX}decoder.embed_tokens.weight`];
 function canonicalise(host, c, label) {
   const expected = new Map(rahfParamShapes(c));
@@ -3267,7 +3109,7 @@ function canonicalise(host, c, label) {
 }
 function findTokenizer(dirs, label) {
   for (const d of dirs) {
-    const f = path12.join(d, "tokenizer.json");
+    const f = path9.join(d, "tokenizer.json");
     if (fs10.existsSync(f)) return Tokenizer.fromFile(f);
   }
   throw new Error(`${label}: no tokenizer.json (looked in ${dirs.join(", ")}); pass the tokenizer option`);
@@ -3302,11 +3144,11 @@ function canonicalShapes(m, c, label) {
 }
 function toVariables(m, trainable, into) {
   for (const [k, t] of m) {
-    const x = tf13.tidy(() => {
-      const raw = tf13.tensor(t.data, t.shape, "float32");
-      return isHeadFilter(k, t.shape.length) ? tf13.transpose(raw, TORCH_TO_TF_FILTER) : raw;
+    const x = tf12.tidy(() => {
+      const raw = tf12.tensor(t.data, t.shape, "float32");
+      return isHeadFilter(k, t.shape.length) ? tf12.transpose(raw, TORCH_TO_TF_FILTER) : raw;
     });
-    into.set(k, tf13.variable(x, trainable, void 0, "float32"));
+    into.set(k, tf12.variable(x, trainable, void 0, "float32"));
     x.dispose();
   }
 }
@@ -3345,17 +3187,21 @@ var RewardModel = class _RewardModel {
     return new _RewardModel(config, tokenizer, params);
   }
   /**
-   * Load a checkpoint directory or hub id: config.json (ours, model_type "rahf", or youweiliang style
-   * "rahf_youweiliang") and model.safetensors / a sharded index / a torch state_dict (.pt).
+   * Load a checkpoint directory, hub id or weights file: config.json (ours, model_type "rahf", or
+   * youweiliang style "rahf_youweiliang") and model.safetensors / a sharded index / a torch
+   * state_dict (.pt). Without a config.json (youweiliang's public .pt) the layout is inferred from the
+   * tensor shapes and the tokenizer must be given (t5-base's) unless a tokenizer.json sits beside it.
    */
   static async load(ref, opts = {}) {
-    const dir = await resolveModel(ref, opts.hub);
-    const cfgFile = path12.join(dir, "config.json");
-    const json = readJsonConfig(cfgFile);
-    const config = withFile(cfgFile, () => rahfConfigFromJson(json, dir));
-    const file = opts.weights ? path12.join(dir, opts.weights) : void 0;
+    const isFile = fs10.existsSync(ref) && fs10.statSync(ref).isFile();
+    const dir = isFile ? path9.dirname(ref) : await resolveModel(ref, opts.hub);
+    const file = isFile ? ref : opts.weights ? path9.join(dir, opts.weights) : void 0;
     const host = file ? loadWeightsFile(file) : loadWeights(dir);
-    const tensors = canonicalise(host, config, file ?? dir);
+    const label = file ?? dir;
+    const cfgFile = path9.join(dir, "config.json");
+    const json = fs10.existsSync(cfgFile) ? readJsonConfig(cfgFile) : inferYouweiliangConfig(host, label);
+    const config = withFile(fs10.existsSync(cfgFile) ? cfgFile : label, () => rahfConfigFromJson(json, dir));
+    const tensors = canonicalise(host, config, label);
     const tokenizer = opts.tokenizer ? await tokenizerFrom(opts.tokenizer, opts.hub) : findTokenizer(configTokenizerDirs(json, dir), dir);
     const vars = /* @__PURE__ */ new Map();
     toVariables(tensors, opts.trainable ?? false, vars);
@@ -3386,8 +3232,8 @@ var RewardModel = class _RewardModel {
     if (!t5Dir) preset.t5Json.vocab_size = Math.ceil(tokenizer.vocabSize / 128) * 128;
     const config = validateRahfConfig({
       ...preset,
-      vit: withFile(vitDir ? path12.join(vitDir, "config.json") : `preset ${name} vit`, () => vitConfigFromHF(preset.vitJson)),
-      t5: withFile(t5Dir ? path12.join(t5Dir, "config.json") : `preset ${name} t5`, () => t5ConfigFromHF(preset.t5Json))
+      vit: withFile(vitDir ? path9.join(vitDir, "config.json") : `preset ${name} vit`, () => vitConfigFromHF(preset.vitJson)),
+      t5: withFile(t5Dir ? path9.join(t5Dir, "config.json") : `preset ${name} t5`, () => t5ConfigFromHF(preset.t5Json))
     });
     const names = rahfParamShapes(config).map(([n]) => n);
     const fromVit = new Set(vitDir ? names.filter((n) => n.startsWith(VIT_PREFIX)) : []);
@@ -3414,13 +3260,13 @@ var RewardModel = class _RewardModel {
     }
     const hidden = this.vit.forward(pixelsNorm);
     const n = gridSize(this.config) ** 2;
-    const tokens = this.config.keepClsInEncoder ? hidden : tf13.slice(hidden, [0, 1, 0], [b, n, hidden.shape[2]]);
+    const tokens = this.config.keepClsInEncoder ? hidden : tf12.slice(hidden, [0, 1, 0], [b, n, hidden.shape[2]]);
     return linear(tokens, this.params, PROJECTION);
   }
   /** Token ids and mask of captions, padded to the longest and capped at maxTextTokens. */
   tokenize(texts) {
     const enc = this.tokenizer.encodeBatch(texts, { maxLength: this.config.maxTextTokens });
-    return { ids: tf13.tensor2d(enc.ids, void 0, "int32"), mask: tf13.tensor2d(enc.mask, void 0, "int32") };
+    return { ids: tf12.tensor2d(enc.ids, void 0, "int32"), mask: tf12.tensor2d(enc.mask, void 0, "int32") };
   }
   /**
    * T5 encoder over [image tokens; caption embeddings]. Without maskTextPadding no mask is used at all,
@@ -3430,8 +3276,8 @@ var RewardModel = class _RewardModel {
     const { ids, mask } = this.tokenize(texts);
     const emb = this.t5.embed(ids);
     const b = visual.shape[0];
-    const attentionMask = this.config.maskTextPadding ? tf13.concat([tf13.ones([b, visual.shape[1]], "int32"), mask], 1) : void 0;
-    const hidden = this.t5.encode({ inputsEmbeds: tf13.concat([visual, emb], 1), attentionMask });
+    const attentionMask = this.config.maskTextPadding ? tf12.concat([tf12.ones([b, visual.shape[1]], "int32"), mask], 1) : void 0;
+    const hidden = this.t5.encode({ inputsEmbeds: tf12.concat([visual, emb], 1), attentionMask });
     return { hidden, textMask: mask };
   }
   /** Encoder positions of the patches (CLS skipped) as an NHWC map [B, g, g, D]. */
@@ -3439,13 +3285,13 @@ var RewardModel = class _RewardModel {
     const g = gridSize(this.config);
     const [b, , d] = hidden.shape;
     const start = this.config.keepClsInEncoder ? 1 : 0;
-    return tf13.slice(hidden, [0, start, 0], [b, g * g, d]).reshape([b, g, g, d]);
+    return tf12.slice(hidden, [0, start, 0], [b, g * g, d]).reshape([b, g, g, d]);
   }
   /** The caption part of the encoder output, which the keyword decoder cross-attends to. */
   captionHidden(hidden) {
     const nv = visualTokenCount(this.config);
     const [b, l, d] = hidden.shape;
-    return tf13.slice(hidden, [0, nv, 0], [b, l - nv, d]);
+    return tf12.slice(hidden, [0, nv, 0], [b, l - nv, d]);
   }
   headParams(kind, type) {
     const base = kind === "score" ? "score_predictor." : "heatmap_predictor.";
@@ -3495,7 +3341,7 @@ var RewardModel = class _RewardModel {
    * and, unless `heatmaps: false`, heatmaps [B, H, W] per type in (0,1).
    */
   forward(pixelsNorm, prompts, opts = {}) {
-    return tf13.tidy(() => {
+    return tidyRecord(() => {
       const out = this.run(pixelsNorm, prompts, { heatmaps: opts.heatmaps ?? true, caption: false });
       return { scores: out.scores, heatmaps: out.heatmaps };
     });
@@ -3506,9 +3352,9 @@ var RewardModel = class _RewardModel {
    */
   preprocess(pixels01) {
     const { imageSize: s, imageMean, imageStd } = this.config;
-    return tf13.tidy(() => {
+    return tf12.tidy(() => {
       const x = resizeBilinearPil(pixels01, s, s);
-      return tf13.div(tf13.sub(x, tf13.tensor1d(imageMean)), tf13.tensor1d(imageStd));
+      return tf12.div(tf12.sub(x, tf12.tensor1d(imageMean)), tf12.tensor1d(imageStd));
     });
   }
   async preprocessImages(images) {
@@ -3517,7 +3363,7 @@ var RewardModel = class _RewardModel {
     for (let i = 0; i < images.length; i++) {
       data.set(await resizeForViT(images[i], s, { mean: this.config.imageMean, std: this.config.imageStd }), i * s * s * 3);
     }
-    return tf13.tensor4d(data, [images.length, s, s, 3]);
+    return tf12.tensor4d(data, [images.length, s, s, 3]);
   }
   /**
    * Rich feedback for images (decoded RgbImages, or a [B, H, W, 3] tensor in [0,1]) and their prompts,
@@ -3535,8 +3381,8 @@ var RewardModel = class _RewardModel {
     for (let start = 0; start < n; start += batch) {
       const end = Math.min(n, start + batch);
       const texts = prompts.slice(start, end);
-      const pixels = Array.isArray(images) ? await this.preprocessImages(images.slice(start, end)) : tf13.tidy(() => this.preprocess(tf13.slice(images, [start, 0, 0, 0], [end - start, -1, -1, -1])));
-      const out = tf13.tidy(() => this.run(pixels, texts, { heatmaps: wantHeat, caption: wantKw }));
+      const pixels = Array.isArray(images) ? await this.preprocessImages(images.slice(start, end)) : tf12.tidy(() => this.preprocess(tf12.slice(images, [start, 0, 0, 0], [end - start, -1, -1, -1])));
+      const out = tidyRecord(() => this.run(pixels, texts, { heatmaps: wantHeat, caption: wantKw }));
       pixels.dispose();
       try {
         const scores = await Promise.all(SCORE_NAMES.map((t) => out.scores[t].data()));
@@ -3560,7 +3406,7 @@ var RewardModel = class _RewardModel {
           results.push(fb);
         }
       } finally {
-        tf13.dispose(out);
+        tf12.dispose(out);
       }
     }
     return results;
@@ -3578,7 +3424,7 @@ var RewardModel = class _RewardModel {
    * token, padded after eos), for normalised pixels at the model size.
    */
   async generateKeywordIds(pixelsNorm, prompts, maxNewTokens = 100) {
-    const cap = tf13.tidy(() => {
+    const cap = tf12.tidy(() => {
       const visual = this.visualTokens(pixelsNorm);
       const { hidden, textMask } = this.encodeJoint(visual, prompts);
       return { hidden: this.captionHidden(hidden), mask: textMask };
@@ -3586,7 +3432,7 @@ var RewardModel = class _RewardModel {
     try {
       return await this.generateIds(cap.hidden, cap.mask, maxNewTokens);
     } finally {
-      tf13.dispose([cap.hidden, cap.mask]);
+      tf12.dispose([cap.hidden, cap.mask]);
     }
   }
   /** The keyword sequences ("a yellow_0 cat") for normalised pixels at the model size. */
@@ -3605,13 +3451,13 @@ var RewardModel = class _RewardModel {
    */
   sequenceLoss(pixelsNorm, prompts, targets) {
     if (targets.length !== prompts.length) throw new Error(`sequenceLoss: ${prompts.length} prompts but ${targets.length} targets`);
-    return tf13.tidy(() => {
+    return tf12.tidy(() => {
       const visual = this.visualTokens(pixelsNorm);
       const { hidden, textMask } = this.encodeJoint(visual, prompts);
       const enc = this.tokenizer.encodeBatch(targets, { maxLength: this.config.maxTextTokens });
-      let labels = tf13.tensor2d(enc.ids, void 0, "int32");
+      let labels = tf12.tensor2d(enc.ids, void 0, "int32");
       if (this.config.lossIgnoresPadding) {
-        labels = tf13.where(tf13.cast(tf13.tensor2d(enc.mask, void 0, "int32"), "bool"), labels, tf13.fill(labels.shape, -100, "int32"));
+        labels = tf12.where(tf12.cast(tf12.tensor2d(enc.mask, void 0, "int32"), "bool"), labels, tf12.fill(labels.shape, -100, "int32"));
       }
       const logits = this.t5.decode(
         this.t5.shiftRight(labels),
@@ -3636,19 +3482,19 @@ var RewardModel = class _RewardModel {
     const kept = {};
     const f = (x) => {
       const { scores } = this.run(this.preprocess(x), prompts, { heatmaps: false, caption: false });
-      for (const t of SCORE_NAMES) kept[t] = tf13.keep(scores[t]);
-      let total = tf13.scalar(0);
-      for (const [k, w] of ws) total = tf13.add(total, tf13.mul(tf13.sum(scores[k]), w));
+      for (const t of SCORE_NAMES) kept[t] = tf12.keep(scores[t]);
+      let total = tf12.scalar(0);
+      for (const [k, w] of ws) total = tf12.add(total, tf12.mul(tf12.sum(scores[k]), w));
       return total;
     };
-    const { value, grad } = tf13.valueAndGrad(f)(pixels01);
+    const { value, grad } = tf12.valueAndGrad(f)(pixels01);
     value.dispose();
     try {
       const scores = {};
       for (const t of SCORE_NAMES) scores[t] = await kept[t].data();
       return { scores, grad };
     } finally {
-      tf13.dispose(Object.values(kept));
+      tf12.dispose(Object.values(kept));
     }
   }
   /**
@@ -3660,19 +3506,19 @@ var RewardModel = class _RewardModel {
     fs10.mkdirSync(dir, { recursive: true });
     const map = /* @__PURE__ */ new Map();
     for (const [k, v] of this.params.tensors) {
-      const t = isHeadFilter(k, v.rank) ? tf13.transpose(v, TF_TO_TORCH_FILTER) : v;
+      const t = isHeadFilter(k, v.rank) ? tf12.transpose(v, TF_TO_TORCH_FILTER) : v;
       const data = await t.data();
       map.set(k, { dtype: "float32", shape: [...t.shape], data });
       if (t !== v) t.dispose();
     }
-    writeSafetensors(path12.join(dir, "model.safetensors"), map, { format: "pt" });
-    const tokDir = path12.dirname(this.tokenizer.file);
+    writeSafetensors(path9.join(dir, "model.safetensors"), map, { format: "pt" });
+    const tokDir = path9.dirname(this.tokenizer.file);
     for (const name of ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]) {
-      const src = name === "tokenizer.json" ? this.tokenizer.file : path12.join(tokDir, name);
-      const dst = path12.join(dir, name);
-      if (fs10.existsSync(src) && path12.resolve(src) !== path12.resolve(dst)) writeFileAtomic(dst, fs10.readFileSync(src));
+      const src = name === "tokenizer.json" ? this.tokenizer.file : path9.join(tokDir, name);
+      const dst = path9.join(dir, name);
+      if (fs10.existsSync(src) && path9.resolve(src) !== path9.resolve(dst)) writeFileAtomic(dst, fs10.readFileSync(src));
     }
-    writeFileAtomic(path12.join(dir, "config.json"), JSON.stringify(rahfConfigToJson(this.config), null, 2) + "\n");
+    writeFileAtomic(path9.join(dir, "config.json"), JSON.stringify(rahfConfigToJson(this.config), null, 2) + "\n");
   }
   /** Number of parameters. */
   get numParams() {
@@ -3682,6 +3528,161 @@ var RewardModel = class _RewardModel {
   }
   dispose() {
     this.params.dispose();
+  }
+};
+
+// src/onnx/export.ts
+var fs12 = __toESM(require("fs"));
+var path11 = __toESM(require("path"));
+
+// src/models/clip.ts
+var tf13 = __toESM(require("@tensorflow/tfjs"));
+var CLIP_BLOCK = {
+  ln1: "layer_norm1",
+  q: "self_attn.q_proj",
+  k: "self_attn.k_proj",
+  v: "self_attn.v_proj",
+  o: "self_attn.out_proj",
+  ln2: "layer_norm2",
+  fc1: "mlp.fc1",
+  fc2: "mlp.fc2"
+};
+function clipParamShapes(c) {
+  const v = c.vision_config;
+  const t = c.text_config;
+  const out = [
+    ["logit_scale", []],
+    ["vision_model.embeddings.class_embedding", [v.hidden_size]],
+    ["vision_model.embeddings.patch_embedding.weight", [v.hidden_size, v.num_channels, v.patch_size, v.patch_size]],
+    ["vision_model.embeddings.position_embedding.weight", [(v.image_size / v.patch_size) ** 2 + 1, v.hidden_size]],
+    ["vision_model.pre_layrnorm.weight", [v.hidden_size]],
+    ["vision_model.pre_layrnorm.bias", [v.hidden_size]],
+    ["vision_model.post_layernorm.weight", [v.hidden_size]],
+    ["vision_model.post_layernorm.bias", [v.hidden_size]],
+    ["visual_projection.weight", [c.projection_dim, v.hidden_size]],
+    ["text_model.embeddings.token_embedding.weight", [t.vocab_size, t.hidden_size]],
+    ["text_model.embeddings.position_embedding.weight", [t.max_position_embeddings, t.hidden_size]],
+    ["text_model.final_layer_norm.weight", [t.hidden_size]],
+    ["text_model.final_layer_norm.bias", [t.hidden_size]],
+    ["text_projection.weight", [c.projection_dim, t.hidden_size]]
+  ];
+  for (let i = 0; i < v.num_hidden_layers; i++) {
+    out.push(...preLNBlockShapes(`vision_model.encoder.layers.${i}.`, CLIP_BLOCK, v.hidden_size, v.intermediate_size, true));
+  }
+  for (let i = 0; i < t.num_hidden_layers; i++) {
+    out.push(...preLNBlockShapes(`text_model.encoder.layers.${i}.`, CLIP_BLOCK, t.hidden_size, t.intermediate_size, true));
+  }
+  return out;
+}
+function l2normalize(x) {
+  return tf13.div(x, tf13.norm(x, 2, -1, true));
+}
+function causalBias(l) {
+  const m = new Float32Array(l * l);
+  for (let i = 0; i < l; i++) for (let j = i + 1; j < l; j++) m[i * l + j] = -34028234663852886e22 / 2;
+  return tf13.tensor4d(m, [1, 1, l, l]);
+}
+var CLIPModel = class {
+  constructor(config, params) {
+    this.config = config;
+    this.params = params;
+    this.vAct = activation(config.vision_config.hidden_act);
+    this.tAct = activation(config.text_config.hidden_act);
+    checkParamShapes(params, clipParamShapes(config));
+  }
+  config;
+  params;
+  vAct;
+  tAct;
+  /** Vision tower last_hidden_state [B, 1+N, D] (encoder output; HF applies post_layernorm only to the pooled CLS). */
+  visionHidden(pixels) {
+    return tf13.tidy(() => {
+      const c = this.config.vision_config;
+      const p = this.params.scope("vision_model.");
+      const { tokens, grid } = patchEmbed(pixels, p.get("embeddings.patch_embedding.weight"));
+      const b = pixels.shape[0];
+      const cls = tf13.tile(p.get("embeddings.class_embedding").reshape([1, 1, c.hidden_size]), [b, 1, 1]);
+      const pos = positionEmbeddingsFor(p.get("embeddings.position_embedding.weight"), grid);
+      let x = tf13.add(tf13.concat([cls, tokens], 1), pos);
+      x = layerNorm(x, p, "pre_layrnorm", c.layer_norm_eps);
+      const opts = { heads: c.num_attention_heads, eps: c.layer_norm_eps, act: this.vAct, qkvBias: true };
+      for (let i = 0; i < c.num_hidden_layers; i++) x = preLNBlock(x, p.scope(`encoder.layers.${i}.`), CLIP_BLOCK, opts);
+      return x;
+    });
+  }
+  /** Projected image features before normalisation [B, projection_dim]. */
+  imageFeatures(pixels) {
+    return tf13.tidy(() => {
+      const x = this.visionHidden(pixels);
+      const [b, , d] = x.shape;
+      const pooled = layerNorm(tf13.slice(x, [0, 0, 0], [b, 1, d]).reshape([b, d]), this.params, "vision_model.post_layernorm", this.config.vision_config.layer_norm_eps);
+      return linear(pooled, this.params, "visual_projection", false);
+    });
+  }
+  /** L2-normalised image embeddings [B, projection_dim]. */
+  imageEmbeds(pixels) {
+    return tf13.tidy(() => l2normalize(this.imageFeatures(pixels)));
+  }
+  /** Text tower last_hidden_state after final_layer_norm [B, L, D]. `mask` is 1 for real tokens. */
+  textHidden(ids, mask) {
+    return tf13.tidy(() => {
+      const c = this.config.text_config;
+      const p = this.params.scope("text_model.");
+      const [b, l] = ids.shape;
+      if (l > c.max_position_embeddings) {
+        throw new Error(`text of ${l} tokens exceeds max_position_embeddings ${c.max_position_embeddings}`);
+      }
+      if (mask && (mask.shape[0] !== b || mask.shape[1] !== l)) {
+        throw new Error(`attention_mask shape [${mask.shape}] does not match input_ids [${ids.shape}]`);
+      }
+      const ids32 = ids.dtype === "int32" ? ids : tf13.cast(ids, "int32");
+      const tok = tf13.gather(p.get("embeddings.token_embedding.weight"), ids32.reshape([-1])).reshape([b, l, c.hidden_size]);
+      const pos = tf13.slice(p.get("embeddings.position_embedding.weight"), [0, 0], [l, c.hidden_size]);
+      let x = tf13.add(tok, pos);
+      let bias = causalBias(l);
+      if (mask) bias = tf13.add(bias, additiveMask(mask));
+      const opts = { heads: c.num_attention_heads, eps: c.layer_norm_eps, act: this.tAct, qkvBias: true };
+      for (let i = 0; i < c.num_hidden_layers; i++) x = preLNBlock(x, p.scope(`encoder.layers.${i}.`), CLIP_BLOCK, opts, bias);
+      return layerNorm(x, p, "final_layer_norm", c.layer_norm_eps);
+    });
+  }
+  /**
+   * Pooling positions as HF CLIPTextTransformer: the first position holding eos_token_id, or — for
+   * legacy configs with eos_token_id 2 — the position of the largest id (the original EOT token).
+   * Returned as a one-hot [B, L] so pooling is a differentiable weighted sum, not a gather.
+   */
+  eosOneHot(ids) {
+    return tf13.tidy(() => {
+      const eos = this.config.text_config.eos_token_id;
+      const ids32 = ids.dtype === "int32" ? ids : tf13.cast(ids, "int32");
+      const where3 = eos === 2 ? ids32 : tf13.cast(tf13.equal(ids32, eos), "int32");
+      const idx = tf13.argMax(where3, 1).reshape([-1, 1]);
+      return tf13.cast(tf13.equal(tf13.range(0, ids.shape[1], 1, "int32").reshape([1, -1]), idx), "float32");
+    });
+  }
+  /** Projected text features before normalisation [B, projection_dim]. */
+  textFeatures(ids, mask) {
+    return tf13.tidy(() => {
+      const x = this.textHidden(ids, mask);
+      const pooled = tf13.sum(tf13.mul(x, tf13.expandDims(this.eosOneHot(ids), 2)), 1);
+      return linear(pooled, this.params, "text_projection", false);
+    });
+  }
+  /** L2-normalised text embeddings [B, projection_dim]. */
+  textEmbeds(ids, mask) {
+    return tf13.tidy(() => l2normalize(this.textFeatures(ids, mask)));
+  }
+  /** exp(logit_scale), the learned inverse temperature (a scalar tensor). */
+  logitScale() {
+    return tf13.tidy(() => tf13.exp(this.params.get("logit_scale")));
+  }
+  /** Image–text similarities [B_image, B_text] scaled by exp(logit_scale), as HF logits_per_image. */
+  logitsPerImage(pixels, ids, mask) {
+    return tf13.tidy(() => {
+      const img = this.imageEmbeds(pixels);
+      const txt = this.textEmbeds(ids, mask);
+      return tf13.mul(tf13.matMul(img, txt, false, true), this.logitScale());
+    });
   }
 };
 
@@ -4192,6 +4193,13 @@ function rahfTextInputs(c, part) {
   if (part === "heatmaps") for (const t of HEATMAP_NAMES) add8("HEATMAP", t);
   return tasks;
 }
+function rahfOutputs(c, part) {
+  if (part === "encoder") return ["encoder_hidden"];
+  const out = SCORE_NAMES.map((t) => `score_${t}`);
+  if (part === "heatmaps") out.push(...HEATMAP_NAMES.map((t) => `heatmap_${t}`));
+  if (c.variant === "multi_head") out.push("encoder_hidden");
+  return out;
+}
 function exportRahfGraph(model, part) {
   const c = model.config;
   const d = c.t5.d_model;
@@ -4249,6 +4257,7 @@ function exportRahfDecoderGraph(model) {
 
 // src/onnx/proto.ts
 var fs11 = __toESM(require("fs"));
+var path10 = __toESM(require("path"));
 var protobuf = __toESM(require("protobufjs"));
 var ONNX_PROTO = `
 syntax = "proto3";
@@ -4460,6 +4469,7 @@ function fieldHeader(field2, length) {
 var GRAPH_FIELD = 7;
 var INITIALIZER_FIELD = 5;
 var DEFAULT_EXTERNAL_THRESHOLD = Math.floor(1.9 * 2 ** 30);
+var ALIGN = 4096;
 var Sink = class {
   constructor(fd) {
     this.fd = fd;
@@ -4473,6 +4483,25 @@ var Sink = class {
     this.bytes += b.length;
   }
 };
+function withTmp(file, body) {
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const fd = fs11.openSync(tmp, "w");
+  try {
+    const sink = new Sink(fd);
+    body(sink);
+    fs11.fsyncSync(fd);
+    fs11.closeSync(fd);
+    fs11.renameSync(tmp, file);
+    return sink.bytes;
+  } catch (e) {
+    try {
+      fs11.closeSync(fd);
+    } catch {
+    }
+    fs11.rmSync(tmp, { force: true });
+    throw e;
+  }
+}
 function serialise(model, external, sink) {
   const g = model.graph;
   const graphHead = GraphProto.encode(
@@ -4504,10 +4533,94 @@ function serialise(model, external, sink) {
   sink.write(graphHead);
   for (const t of tensors) for (const c of t.chunks) sink.write(c);
 }
-function encodeModel(model) {
-  const sink = new Sink();
-  serialise(model, /* @__PURE__ */ new Map(), sink);
-  return Buffer.concat(sink.chunks);
+function writeModel(model, file, opts = {}) {
+  fs11.mkdirSync(path10.dirname(path10.resolve(file)), { recursive: true });
+  const g = model.graph;
+  const total = g.initializers.reduce((a, t) => a + t.data.byteLength, 0);
+  const threshold = opts.externalDataThreshold ?? DEFAULT_EXTERNAL_THRESHOLD;
+  const minBytes = opts.externalMinBytes ?? 1024;
+  const external = /* @__PURE__ */ new Map();
+  let dataFile;
+  let dataBytes;
+  if (total > threshold) {
+    const location = opts.externalDataName ?? `${path10.basename(file)}.data`;
+    dataFile = path10.join(path10.dirname(file), location);
+    dataBytes = withTmp(dataFile, (sink) => {
+      for (const t of g.initializers) {
+        if (t.data.byteLength < minBytes) continue;
+        const pad2 = (ALIGN - sink.bytes % ALIGN) % ALIGN;
+        if (pad2) sink.write(new Uint8Array(pad2));
+        external.set(t.name, { location, offset: sink.bytes, length: t.data.byteLength });
+        sink.write(bytesOf(t.data));
+      }
+    });
+  }
+  const bytes = withTmp(file, (sink) => serialise(model, external, sink));
+  return { file, bytes, dataFile, dataBytes };
+}
+
+// src/onnx/quantize.ts
+function quantizeWeight(w, k, n, qmax = 127) {
+  const scale = new Float32Array(n);
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < n; j++) {
+      const a = Math.abs(w[i * n + j]);
+      if (a > scale[j]) scale[j] = a;
+    }
+  }
+  for (let j = 0; j < n; j++) scale[j] = scale[j] > 0 ? scale[j] / qmax : 1;
+  const q = new Int8Array(k * n);
+  for (let i = 0; i < k; i++) {
+    for (let j = 0; j < n; j++) {
+      const v = Math.round(w[i * n + j] / scale[j]);
+      q[i * n + j] = v > qmax ? qmax : v < -qmax ? -qmax : v;
+    }
+  }
+  return { q, scale };
+}
+function quantizeDynamic(model, opts = {}) {
+  const minElements = opts.minElements ?? 4096;
+  const qmax = opts.reduceRange ? 63 : 127;
+  const g = model.graph;
+  const inits = new Map(g.initializers.map((t) => [t.name, t]));
+  const quantised = /* @__PURE__ */ new Map();
+  const newInits = [];
+  const nodes = [];
+  let serial = 0;
+  const fresh = (s) => `${s}__q${serial++}`;
+  const floatUsers = /* @__PURE__ */ new Set();
+  for (const n of g.nodes) {
+    if (n.op === "MatMul") continue;
+    for (const i of n.inputs) floatUsers.add(i);
+  }
+  for (const n of g.nodes) {
+    const w = n.op === "MatMul" ? inits.get(n.inputs[1]) : void 0;
+    if (!w || w.dtype !== "float32" || w.dims.length !== 2 || w.data.length < minElements) {
+      nodes.push(n);
+      continue;
+    }
+    let qw = quantised.get(w.name);
+    if (!qw) {
+      const [k, nn] = w.dims;
+      const { q, scale } = quantizeWeight(w.data, k, nn, qmax);
+      qw = { q: `${w.name}_int8`, scale: `${w.name}_scale` };
+      newInits.push({ name: qw.q, dtype: "int8", dims: [k, nn], data: q }, { name: qw.scale, dtype: "float32", dims: [nn], data: scale });
+      quantised.set(w.name, qw);
+    }
+    const [xq, xs, xz] = [fresh("x_q"), fresh("x_scale"), fresh("x_zero")];
+    const [acc, accF, sc] = [fresh("mm_int32"), fresh("mm_float"), fresh("scale")];
+    nodes.push({ op: "DynamicQuantizeLinear", inputs: [n.inputs[0]], outputs: [xq, xs, xz], name: fresh("dql") });
+    nodes.push({ op: "MatMulInteger", inputs: [xq, qw.q, xz], outputs: [acc], name: fresh("mmi") });
+    nodes.push({ op: "Cast", inputs: [acc], outputs: [accF], name: fresh("cast"), attrs: { to: 1 } });
+    nodes.push({ op: "Mul", inputs: [xs, qw.scale], outputs: [sc], name: fresh("scale_mul") });
+    nodes.push({ op: "Mul", inputs: [accF, sc], outputs: n.outputs, name: fresh("out_mul") });
+  }
+  const keep2 = g.initializers.filter((t) => !quantised.has(t.name) || floatUsers.has(t.name));
+  return {
+    ...model,
+    graph: { ...g, nodes, initializers: [...keep2, ...newInits] },
+    docString: `${model.docString ?? ""} (dynamic int8 MatMul weights${opts.reduceRange ? ", 7-bit" : ""})`.trim()
+  };
 }
 
 // src/onnx/export.ts
@@ -4547,67 +4660,496 @@ function exportOnnx(model, kind) {
   }
   return g.model({ docString: `richhf-ts ${kind} export` });
 }
-
-// src/parity/fixtures.ts
-function compare(actual, expected) {
-  if (actual.length !== expected.length) {
-    throw new Error(`length ${actual.length} != expected ${expected.length}`);
-  }
-  let maxErr = 0;
-  let index = -1;
-  for (let i = 0; i < expected.length; i++) {
-    const e = expected[i];
-    const err = Math.abs(actual[i] - e) / Math.max(1, Math.abs(e));
-    if (!(err <= maxErr)) {
-      maxErr = Number.isNaN(err) ? Infinity : err;
-      index = i;
+function manifestPath(onnxFile) {
+  return path11.join(path11.dirname(onnxFile), `${path11.basename(onnxFile).replace(/\.onnx$/i, "")}.rahf.json`);
+}
+function exportRahf(model, out, opts = {}) {
+  if (!/\.onnx$/i.test(out)) throw new Error(`export: output file ${out} must end in .onnx`);
+  const dir = path11.dirname(path11.resolve(out));
+  fs12.mkdirSync(dir, { recursive: true });
+  const stem = path11.basename(out).replace(/\.onnx$/i, "");
+  const c = model.config;
+  const log2 = opts.log ?? (() => void 0);
+  const written = [];
+  const write = (kind, file) => {
+    let m = exportOnnx(model, kind);
+    if (opts.quantize === "int8") m = quantizeDynamic(m, opts.quantizeOptions);
+    const r = writeModel(m, path11.join(dir, file), opts);
+    written.push(r.file);
+    if (r.dataFile) written.push(r.dataFile);
+    const mb = (r.bytes + (r.dataBytes ?? 0)) / 2 ** 20;
+    log2(`wrote ${r.file}${r.dataFile ? ` (+ ${path11.basename(r.dataFile)})` : ""}, ${mb.toFixed(1)} MiB`);
+    return file;
+  };
+  const files = { scores: write("rahf", `${stem}.onnx`), decoder: write("rahf-decoder", `${stem}.decoder.onnx`) };
+  if (opts.heatmaps) files.heatmaps = write("rahf-heatmaps", `${stem}.heatmaps.onnx`);
+  if (c.variant !== "multi_head") files.encoder = write("rahf-encoder", `${stem}.encoder.onnx`);
+  const tokDir = path11.dirname(model.tokenizer.file);
+  for (const name of ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"]) {
+    const src = name === "tokenizer.json" ? model.tokenizer.file : path11.join(tokDir, name);
+    const dst = path11.join(dir, name);
+    if (fs12.existsSync(src) && path11.resolve(src) !== path11.resolve(dst)) {
+      writeFileAtomic(dst, fs12.readFileSync(src));
+      written.push(dst);
     }
   }
-  return { maxErr, index };
+  const strip = (t) => t.map(({ ids, mask, kind, type }) => ({ ids, mask, kind, type }));
+  const manifest = {
+    format: "rahf-onnx",
+    version: 1,
+    config: rahfConfigToJson(c),
+    files,
+    inputs: { scores: strip(rahfTextInputs(c, "scores")), heatmaps: strip(rahfTextInputs(c, "heatmaps")), encoder: strip(rahfTextInputs(c, "encoder")) },
+    outputs: { scores: rahfOutputs(c, "scores"), heatmaps: rahfOutputs(c, "heatmaps") },
+    encoderHiddenFromScores: c.variant === "multi_head",
+    tokenizer: "tokenizer.json",
+    quantize: opts.quantize,
+    pixels: { layout: "NHWC", size: c.imageSize, mean: [...c.imageMean], std: [...c.imageStd], normalised: true }
+  };
+  const mf = manifestPath(path11.join(dir, `${stem}.onnx`));
+  writeFileAtomic(mf, JSON.stringify(manifest, null, 2) + "\n");
+  written.push(mf);
+  return { manifest: mf, files: written };
 }
 
-// .scratch/models.ts
-var FIX = "test/fixtures/parity/models";
-function nhwc(t) {
-  return tf17.tidy(() => tf17.tensor4d(t.data, t.shape).transpose([0, 2, 3, 1]));
+// src/onnx/scorer.ts
+var fs13 = __toESM(require("fs"));
+var os2 = __toESM(require("os"));
+var path12 = __toESM(require("path"));
+var ort = __toESM(require("onnxruntime-node"));
+function findManifest(ref) {
+  if (!fs13.existsSync(ref)) throw new Error(`${ref}: no such file or directory`);
+  if (fs13.statSync(ref).isDirectory()) {
+    const found = fs13.readdirSync(ref).filter((f) => f.endsWith(".rahf.json"));
+    if (found.length === 0) throw new Error(`${ref}: no *.rahf.json manifest (export the model with \`rahf export\`)`);
+    if (found.length > 1) throw new Error(`${ref}: several manifests (${found.join(", ")}); pass the .onnx file`);
+    return path12.join(ref, found[0]);
+  }
+  const mf = path12.join(path12.dirname(ref), `${path12.basename(ref).replace(/\.(onnx|rahf\.json)$/i, "")}.rahf.json`);
+  if (!fs13.existsSync(mf)) throw new Error(`${ref}: no manifest ${path12.basename(mf)} beside it (export the model with \`rahf export\`)`);
+  return mf;
 }
-function i64(t) {
-  return new ort.Tensor("int64", BigInt64Array.from(Array.from(t.data, (v) => BigInt(v))), t.shape);
+function readManifest(file) {
+  let m;
+  try {
+    m = JSON.parse(fs13.readFileSync(file, "utf8"));
+  } catch (e) {
+    throw new Error(`${file}: not a readable JSON manifest (${e.message.split("\n")[0]})`);
+  }
+  if (m?.format !== "rahf-onnx" || m.version !== 1) throw new Error(`${file}: not a rahf-onnx version 1 manifest`);
+  return m;
 }
-async function sess(m) {
-  return ort.InferenceSession.create(encodeModel(m), { intraOpNumThreads: 2 });
+function int64(rows) {
+  const b = rows.length;
+  const l = rows[0]?.length ?? 0;
+  const data = new BigInt64Array(b * l);
+  rows.forEach((r, i) => r.forEach((v, j) => data[i * l + j] = BigInt(v)));
+  return new ort.Tensor("int64", data, [b, l]);
 }
+function resizeNhwc(x, b, h, w, s) {
+  if (h === s && w === s) return x;
+  const my = pilBilinearMatrix(h, s);
+  const mx = pilBilinearMatrix(w, s);
+  const rows = new Float32Array(b * s * w * 3);
+  for (let n = 0; n < b; n++)
+    for (let o = 0; o < s; o++)
+      for (let i = 0; i < h; i++) {
+        const wt = my[o * h + i];
+        if (wt === 0) continue;
+        const src = (n * h + i) * w * 3;
+        const dst = (n * s + o) * w * 3;
+        for (let k = 0; k < w * 3; k++) rows[dst + k] += wt * x[src + k];
+      }
+  const out = new Float32Array(b * s * s * 3);
+  for (let n = 0; n < b; n++)
+    for (let r = 0; r < s; r++)
+      for (let o = 0; o < s; o++)
+        for (let j = 0; j < w; j++) {
+          const wt = mx[o * w + j];
+          if (wt === 0) continue;
+          const src = ((n * s + r) * w + j) * 3;
+          const dst = ((n * s + r) * s + o) * 3;
+          for (let c = 0; c < 3; c++) out[dst + c] += wt * rows[src + c];
+        }
+  return out;
+}
+async function greedyDecode(session, encoderHidden, encoderMask, t5, maxNewTokens) {
+  const b = encoderHidden.dims[0];
+  const rows = Array.from({ length: b }, () => [t5.decoder_start_token_id]);
+  const done = new Array(b).fill(false);
+  const feeds = { encoder_hidden_states: encoderHidden };
+  if (session.inputNames.includes("encoder_attention_mask")) {
+    if (!encoderMask) throw new Error("greedyDecode: the decoder graph needs encoder_attention_mask");
+    feeds.encoder_attention_mask = encoderMask;
+  }
+  for (let step = 0; step < maxNewTokens; step++) {
+    feeds.decoder_input_ids = int64(rows);
+    const logits = (await session.run(feeds)).logits;
+    const v = logits.dims[1];
+    const data = logits.data;
+    for (let r = 0; r < b; r++) {
+      let tok = t5.pad_token_id;
+      if (!done[r]) {
+        let best = 0;
+        for (let j = 1; j < v; j++) if (data[r * v + j] > data[r * v + best]) best = j;
+        tok = best;
+        if (tok === t5.eos_token_id) done[r] = true;
+      }
+      rows[r].push(tok);
+    }
+    logits.dispose();
+    if (done.every(Boolean)) break;
+  }
+  return rows;
+}
+var OnnxScorer = class _OnnxScorer {
+  constructor(dir, manifest, config, tokenizer, sessionOptions, defaults) {
+    this.dir = dir;
+    this.manifest = manifest;
+    this.config = config;
+    this.tokenizer = tokenizer;
+    this.sessionOptions = sessionOptions;
+    this.defaults = defaults;
+  }
+  dir;
+  manifest;
+  config;
+  tokenizer;
+  sessionOptions;
+  defaults;
+  sessions = /* @__PURE__ */ new Map();
+  /** Open an exported model: its .onnx file, its manifest, or the folder holding one manifest. */
+  static async create(onnxFileOrDir, opts = {}) {
+    const mf = findManifest(onnxFileOrDir);
+    const dir = path12.dirname(mf);
+    const manifest = readManifest(mf);
+    const config = rahfConfigFromJson(manifest.config, dir);
+    const tokenizer = Tokenizer.fromFile(path12.join(dir, manifest.tokenizer));
+    const threads = opts.threads ?? os2.cpus().length;
+    if (!(Number.isInteger(threads) && threads > 0)) throw new Error(`OnnxScorer: threads must be a positive integer, got ${threads}`);
+    const batchSize = opts.batchSize ?? 8;
+    if (!(Number.isInteger(batchSize) && batchSize > 0)) throw new Error(`OnnxScorer: batchSize must be a positive integer, got ${batchSize}`);
+    if (opts.heatmaps && !manifest.files.heatmaps) throw new Error(`${mf}: exported without heatmaps (re-export with --heatmaps)`);
+    const scorer = new _OnnxScorer(
+      dir,
+      manifest,
+      config,
+      tokenizer,
+      { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all" },
+      { heatmaps: opts.heatmaps ?? false, keywords: opts.keywords ?? false, batchSize }
+    );
+    await scorer.session(opts.heatmaps ? "heatmaps" : "scores");
+    return scorer;
+  }
+  session(part) {
+    let s = this.sessions.get(part);
+    if (!s) {
+      const file = this.manifest.files[part];
+      if (!file) throw new Error(`${this.dir}: the export has no ${part} graph`);
+      s = ort.InferenceSession.create(path12.join(this.dir, file), this.sessionOptions).catch((e) => {
+        this.sessions.delete(part);
+        throw new Error(`${path12.join(this.dir, file)}: onnxruntime cannot load it (${String(e.message ?? e).split("\n")[0]})`);
+      });
+      this.sessions.set(part, s);
+    }
+    return s;
+  }
+  /** Token ids (and mask, for masked configs) of texts, as the model tokenizes them. */
+  texts(texts, feeds, ids, mask) {
+    const enc = this.tokenizer.encodeBatch(texts, { maxLength: this.config.maxTextTokens });
+    feeds[ids] = int64(enc.ids);
+    const m = int64(enc.mask);
+    if (mask) feeds[mask] = m;
+    return m;
+  }
+  /**
+   * One batch through the scores (or heatmaps) graph: normalised NHWC pixels [B, S, S, 3] and B prompts
+   * → raw outputs. `encoderHidden` is filled when `caption` is asked for (from the same pass for
+   * multi-head models, from the encoder graph otherwise).
+   */
+  async run(pixelsNorm, prompts, opts = {}) {
+    const s = this.config.imageSize;
+    const b = prompts.length;
+    if (pixelsNorm.length !== b * s * s * 3) {
+      throw new Error(`OnnxScorer: pixels hold ${pixelsNorm.length} values, expected ${b}\xD7${s}\xD7${s}\xD73 for ${b} prompts`);
+    }
+    const part = opts.heatmaps ? "heatmaps" : "scores";
+    const sess = await this.session(part);
+    const pixels = new ort.Tensor("float32", pixelsNorm, [b, s, s, 3]);
+    const feeds = { pixel_values: pixels };
+    let captionMask;
+    for (const t of this.manifest.inputs[part]) {
+      const texts = t.kind === "caption" ? prompts : prompts.map((p) => taskPrompt(this.config.augmentedPromptFormat, t.kind, t.type, p));
+      const m = this.texts(texts, feeds, t.ids, t.mask);
+      if (t.kind === "caption") captionMask = m;
+    }
+    const out = await sess.run(feeds);
+    const res = { scores: {} };
+    for (const t of SCORE_NAMES) res.scores[t] = out[`score_${t}`].data;
+    if (opts.heatmaps) {
+      res.heatmaps = {};
+      for (const t of HEATMAP_NAMES) res.heatmaps[t] = out[`heatmap_${t}`].data;
+    }
+    if (opts.caption) {
+      if (this.manifest.encoderHiddenFromScores) {
+        res.encoderHidden = out.encoder_hidden;
+      } else {
+        const enc = await this.session("encoder");
+        const ef = { pixel_values: pixels };
+        for (const t of this.manifest.inputs.encoder) captionMask = this.texts(prompts, ef, t.ids, t.mask);
+        res.encoderHidden = (await enc.run(ef)).encoder_hidden;
+      }
+      res.captionMask = captionMask ?? this.tokenMask(prompts);
+    }
+    return res;
+  }
+  tokenMask(prompts) {
+    return int64(this.tokenizer.encodeBatch(prompts, { maxLength: this.config.maxTextTokens }).mask);
+  }
+  /**
+   * Greedy keyword decoding through the decoder step graph (see {@link greedyDecode}) from the
+   * caption's encoder output and its token mask.
+   */
+  async generateIds(encoderHidden, captionMask, maxNewTokens = 100) {
+    return greedyDecode(await this.session("decoder"), encoderHidden, captionMask, this.config.t5, maxNewTokens);
+  }
+  /** Generated keyword ids (as RewardModel.generateKeywordIds) for normalised pixels at the model size. */
+  async generateKeywordIds(pixelsNorm, prompts, maxNewTokens = 100) {
+    const out = await this.run(pixelsNorm, prompts, { caption: true });
+    return this.generateIds(out.encoderHidden, out.captionMask, maxNewTokens);
+  }
+  /** Normalised model input [n, S, S, 3] for images [start, end) of the input. */
+  async pixelsFor(images, start, end, opts) {
+    const { imageSize: s, imageMean: mean3, imageStd: std } = this.config;
+    const n = end - start;
+    if (Array.isArray(images)) {
+      const out2 = new Float32Array(n * s * s * 3);
+      for (let i = start; i < end; i++) out2.set(await resizeForViT(images[i], s, { mean: mean3, std }), (i - start) * s * s * 3);
+      return out2;
+    }
+    const [h, w] = opts.size ?? [s, s];
+    const per = h * w * 3;
+    const slice5 = images.subarray(start * per, end * per);
+    if ((opts.input ?? "pixels01") === "normalised") {
+      if (h !== s || w !== s) throw new Error(`OnnxScorer: normalised input must be ${s}\xD7${s}, got ${h}\xD7${w}`);
+      return slice5;
+    }
+    const x = resizeNhwc(slice5, n, h, w, s);
+    const out = new Float32Array(n * s * s * 3);
+    for (let i = 0; i < out.length; i++) out[i] = (x[i] - mean3[i % 3]) / std[i % 3];
+    return out;
+  }
+  /**
+   * Rich feedback (scores; heatmaps and misaligned keywords when asked) for images and prompts, in
+   * batches: decoded RgbImages of any size (PIL-exact resize, as RewardModel.predict), or a
+   * Float32Array NHWC batch (see ScoreOptions.input / size).
+   */
+  async score(images, prompts, opts = {}) {
+    const n = prompts.length;
+    if (Array.isArray(images)) {
+      if (images.length !== n) throw new Error(`OnnxScorer.score: ${images.length} images but ${n} prompts`);
+    } else {
+      const [h, w] = opts.size ?? [this.config.imageSize, this.config.imageSize];
+      if (images.length !== n * h * w * 3) {
+        throw new Error(`OnnxScorer.score: pixel array holds ${images.length} values, expected ${n}\xD7${h}\xD7${w}\xD73 for ${n} prompts`);
+      }
+    }
+    const heat = opts.heatmaps ?? this.defaults.heatmaps;
+    const kw = opts.keywords ?? this.defaults.keywords;
+    const batch = opts.batchSize ?? this.defaults.batchSize;
+    if (!(Number.isInteger(batch) && batch > 0)) throw new Error(`OnnxScorer.score: batchSize must be a positive integer, got ${batch}`);
+    if (heat && !this.manifest.files.heatmaps) throw new Error(`${this.dir}: exported without heatmaps (re-export with --heatmaps)`);
+    const results = [];
+    for (let start = 0; start < n; start += batch) {
+      const end = Math.min(n, start + batch);
+      const texts = prompts.slice(start, end);
+      const px = await this.pixelsFor(images, start, end, opts);
+      const out = await this.run(px, texts, { heatmaps: heat, caption: kw });
+      let seqs = [];
+      if (kw) {
+        const ids = await this.generateIds(out.encoderHidden, out.captionMask, opts.maxNewTokens ?? 100);
+        seqs = ids.map((row) => this.tokenizer.decode(row, true).trim());
+      }
+      const side = heat ? Math.round(Math.sqrt(out.heatmaps[HEATMAP_NAMES[0]].length / (end - start))) : 0;
+      for (let i = 0; i < end - start; i++) {
+        const fb = { scores: Object.fromEntries(SCORE_NAMES.map((t) => [t, out.scores[t][i]])) };
+        if (heat) {
+          fb.heatmaps = Object.fromEntries(
+            HEATMAP_NAMES.map((t) => [t, { data: out.heatmaps[t].slice(i * side * side, (i + 1) * side * side), width: side, height: side }])
+          );
+        }
+        if (kw) {
+          fb.keywordSequence = seqs[i];
+          fb.misaligned = misalignedWords(seqs[i]);
+        }
+        results.push(fb);
+      }
+    }
+    return results;
+  }
+  /** Release the onnxruntime sessions. */
+  async dispose() {
+    const all = [...this.sessions.values()];
+    this.sessions.clear();
+    for (const s of all) await (await s.catch(() => void 0))?.release();
+  }
+};
+
+// src/bench/onnx.ts
+async function timeRuns(runs, fn) {
+  await fn();
+  const ts = [];
+  for (let i = 0; i < runs; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn();
+    ts.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  ts.sort((a, b) => a - b);
+  return { median: ts[Math.floor(ts.length / 2)], min: ts[0] };
+}
+async function median(runs, fn, mins) {
+  const t = await timeRuns(runs, fn);
+  mins?.push(t.min);
+  return t.median;
+}
+function rahfForwardFlops(model, textTokens) {
+  const c = model.config;
+  const v = c.vit;
+  const n = gridSize(c) ** 2;
+  const lv = n + 1;
+  let f = 0;
+  const pd = v.patch_size * v.patch_size * 3;
+  f += n * pd * v.hidden_size;
+  f += v.num_hidden_layers * (lv * (4 * v.hidden_size ** 2 + 2 * v.hidden_size * v.intermediate_size) + 2 * lv * lv * v.hidden_size);
+  const t = c.t5;
+  const nv = visualTokenCount(c);
+  const l = nv + textTokens;
+  const inner = t.num_heads * t.d_kv;
+  f += nv * v.hidden_size * t.d_model;
+  const ffn = (t.is_gated_act ? 3 : 2) * t.d_model * t.d_ff;
+  f += t.num_layers * (l * (4 * t.d_model * inner + ffn) + 2 * l * l * inner);
+  const g = gridSize(c);
+  let cin = t.d_model;
+  let head = 0;
+  for (const w of c.scoreConv) {
+    head += g * g * 9 * cin * w;
+    cin = w;
+  }
+  let fin = cin * g * g;
+  for (const w of [...c.scoreLinear, 1]) {
+    head += fin * w;
+    fin = w;
+  }
+  f += SCORE_NAMES.length * head;
+  return 2 * f;
+}
+function dirSize(dir) {
+  return fs14.readdirSync(dir).reduce((a, f) => a + fs14.statSync(path13.join(dir, f)).size, 0);
+}
+async function benchOnnx(opts = {}) {
+  const preset = opts.preset ?? "paper";
+  const runs = opts.runs ?? 5;
+  const threads = opts.threads ?? os3.cpus().length;
+  const log2 = opts.log ?? ((s) => process.stderr.write(s + "\n"));
+  const tokenizer = opts.tokenizer ?? path13.resolve(__dirname, "../../test/fixtures/parity/rahf/t5/tokenizer.json");
+  const withHeat = opts.heatmaps ?? true;
+  const dir = opts.dir ?? fs14.mkdtempSync(path13.join(os3.tmpdir(), "rahf-onnx-bench-"));
+  const prompt = "a photo of a red cat sitting on a blue sofa next to two green apples";
+  try {
+    const model = await RewardModel.fromPreset(preset, { tokenizer, seed: 0 });
+    const textTokens = model.tokenizer.encode(prompt).length;
+    const flops = rahfForwardFlops(model, textTokens);
+    const t0 = process.hrtime.bigint();
+    exportRahf(model, path13.join(dir, "model.onnx"), { heatmaps: withHeat, log: log2 });
+    const exportS = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (opts.int8 ?? true) exportRahf(model, path13.join(dir, "int8", "model.onnx"), { quantize: "int8", log: log2 });
+    const s = model.config.imageSize;
+    writeModel(exportOnnx(model.vit, "vit"), path13.join(dir, "vit.onnx"));
+    model.dispose();
+    const px = (b) => {
+      const x = new Float32Array(b * s * s * 3);
+      for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.37) * 0.9;
+      return x;
+    };
+    const prompts = (b) => Array.from({ length: b }, () => prompt);
+    const x1 = px(1);
+    const x8 = px(8);
+    const mins = [];
+    const timeScorer = async (sc2) => {
+      const bs1 = await median(runs, () => sc2.run(x1, prompts(1)), mins);
+      const bs8 = await median(runs, () => sc2.run(x8, prompts(8)), mins);
+      return { bs1, bs8 };
+    };
+    const load0 = os3.loadavg()[0];
+    const tc = process.hrtime.bigint();
+    const sc = await OnnxScorer.create(path13.join(dir, "model.onnx"), { threads });
+    const sessionCreate = Number(process.hrtime.bigint() - tc) / 1e9;
+    const f32 = await timeScorer(sc);
+    const vit = await ort2.InferenceSession.create(path13.join(dir, "vit.onnx"), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: "all" });
+    const vitFeed = { pixel_values: new ort2.Tensor("float32", x1, [1, s, s, 3]) };
+    const vitTime = await timeRuns(runs, () => vit.run(vitFeed));
+    await vit.release();
+    log2(`ORT fp32 ViT alone (yardstick): batch 1 ${vitTime.median.toFixed(3)} s`);
+    log2(`ORT fp32 scores: batch 1 ${f32.bs1.toFixed(3)} s, batch 8 ${f32.bs8.toFixed(3)} s (${(8 / f32.bs8).toFixed(2)} img/s)`);
+    const figures = {
+      preset,
+      threads,
+      runs,
+      tokens: visualTokenCount(model.config) + textTokens,
+      forward_gflop: flops / 1e9,
+      export_s: exportS,
+      forward_bs1_s: f32.bs1,
+      forward_bs8_s: f32.bs8,
+      forward_bs8_img_per_s: 8 / f32.bs8,
+      forward_bs1_gflops: flops / 1e9 / f32.bs1,
+      model_mb: dirSize(dir) / 2 ** 20,
+      fastest_s: {},
+      session_create_s: sessionCreate,
+      vit_bs1_s: vitTime.median,
+      load_avg: [load0, 0]
+    };
+    figures.fastest_s.forward_bs1_s = mins[0];
+    figures.fastest_s.forward_bs8_s = mins[1];
+    if (withHeat) {
+      figures.forward_heatmaps_bs1_s = await median(runs, () => sc.run(x1, prompts(1), { heatmaps: true }), mins);
+      figures.fastest_s.forward_heatmaps_bs1_s = mins[2];
+      log2(`ORT fp32 scores + heatmaps: batch 1 ${figures.forward_heatmaps_bs1_s.toFixed(3)} s`);
+    }
+    const ref = await sc.run(x8, prompts(8));
+    await sc.dispose();
+    if (opts.int8 ?? true) {
+      const q = await OnnxScorer.create(path13.join(dir, "int8", "model.onnx"), { threads });
+      const t = await timeScorer(q);
+      const got = await q.run(x8, prompts(8));
+      let max = 0;
+      let sum4 = 0;
+      let cnt = 0;
+      for (const k of SCORE_NAMES) {
+        for (let i = 0; i < 8; i++) {
+          const d = Math.abs(got.scores[k][i] - ref.scores[k][i]);
+          max = Math.max(max, d);
+          sum4 += d;
+          cnt++;
+        }
+      }
+      await q.dispose();
+      figures.fastest_s.int8_forward_bs1_s = mins[mins.length - 2];
+      figures.fastest_s.int8_forward_bs8_s = mins[mins.length - 1];
+      figures.int8 = { forward_bs1_s: t.bs1, forward_bs8_img_per_s: 8 / t.bs8, max_abs_score_diff: max, mean_abs_score_diff: sum4 / cnt };
+      log2(`ORT int8 scores: batch 1 ${t.bs1.toFixed(3)} s, batch 8 ${(8 / t.bs8).toFixed(2)} img/s, |\u0394score| max ${max.toExponential(2)}`);
+    }
+    figures.load_avg[1] = os3.loadavg()[0];
+    return figures;
+  } finally {
+    if (!opts.dir) fs14.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// .scratch/bench.ts
 (async () => {
   await initBackend();
-  {
-    const dir = path13.join(FIX, "vit_tiny");
-    const io = readSafetensors(path13.join(dir, "io.safetensors"));
-    const m = await loadViT(dir);
-    const px = nhwc(io.get("pixel_values_nchw"));
-    const s = await sess(exportOnnx(m, "vit"));
-    const r = await s.run({ pixel_values: new ort.Tensor("float32", px.dataSync(), px.shape) });
-    console.log("vit", r.last_hidden_state.dims, compare(r.last_hidden_state.data, io.get("last_hidden_state").data));
-  }
-  for (const name of ["t5_tiny_relu", "t5_tiny_gated_gelu"]) {
-    const dir = path13.join(FIX, name);
-    const io = readSafetensors(path13.join(dir, "io.safetensors"));
-    const m = await loadT5(dir);
-    const s = await sess(exportOnnx(m, "t5-encoder"));
-    const r = await s.run({ input_ids: i64(io.get("input_ids")), attention_mask: i64(io.get("attention_mask")) });
-    console.log(name, "enc", compare(r.last_hidden_state.data, io.get("encoder_last_hidden_state").data));
-    const s2 = await sess(exportOnnx(m, "t5-decoder"));
-    const r2 = await s2.run({ decoder_input_ids: i64(io.get("decoder_input_ids")), encoder_hidden_states: r.last_hidden_state, encoder_attention_mask: i64(io.get("attention_mask")) });
-    console.log(name, "logits", r2.logits.dims, compare(r2.logits.data, io.get("logits").data));
-  }
-  {
-    const dir = path13.join(FIX, "clip_tiny");
-    const io = readSafetensors(path13.join(dir, "io.safetensors"));
-    const m = await loadCLIP(dir);
-    const px = nhwc(io.get("pixel_values_nchw"));
-    const s = await sess(exportOnnx(m, "clip"));
-    const r = await s.run({ pixel_values: new ort.Tensor("float32", px.dataSync(), px.shape), input_ids: i64(io.get("input_ids")), attention_mask: i64(io.get("attention_mask")) });
-    for (const k of ["image_embeds", "text_embeds", "logits_per_image"]) console.log("clip", k, compare(r[k].data, io.get(k).data));
-  }
+  const f = await benchOnnx({ preset: process.argv[2], tokenizer: "test/fixtures/parity/rahf/t5/tokenizer.json", runs: Number(process.argv[3] ?? 5), dir: process.argv[5], int8: process.argv[4] !== "noint8" });
+  console.log(JSON.stringify(f, null, 1));
 })().catch((e) => {
   console.error(e);
   process.exit(1);

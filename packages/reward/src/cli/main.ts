@@ -7,6 +7,7 @@ import { runScore } from './score';
 import { runInit } from './init';
 import { runConsolidate } from './consolidate';
 import { runSynth } from './synth';
+import { runEval } from './eval';
 
 interface Common {
   verbose?: boolean;
@@ -93,6 +94,43 @@ export function cli(args: string[]) {
           .option('noise', { type: 'number', default: 1, describe: 'annotator noise scale (0 = perfect annotators)' }),
       (argv) =>
         guarded(argv, () => runSynth({ out: argv.out, n: argv.n, seed: argv.seed, size: argv.size, mapSize: argv['map-size'], noise: argv.noise }), false),
+    )
+    .command(
+      'eval',
+      "evaluate a RAHF checkpoint with the paper's metrics (Tables 1-4) against baselines",
+      (y) =>
+        y
+          .option('checkpoint', { type: 'string', describe: 'RAHF checkpoint directory or HF hub id (default: bundled)' })
+          .option('data', { type: 'string', demandOption: true, describe: 'folder with <split>.tfrecord (rahf synth output, RichHF-18K folder) or a RichHF .tfrecord file' })
+          .option('split', { type: 'string', default: 'test', describe: 'split of a data folder' })
+          .option('images', { type: 'string', describe: 'folder of <uid>.<ext> images (optional <uid>.txt captions)' })
+          .option('parquet', { type: 'string', array: true, describe: 'Pick-a-Pic parquet files with images and captions' })
+          .option('captions', { type: 'string', describe: 'JSONL of {"uid", "caption"} (default: <data>/captions.jsonl)' })
+          .option('train', { type: 'string', describe: 'train TFRecord for the constant baseline (default: <data>/train.tfrecord)' })
+          .option('clip', { type: 'string', describe: 'HF CLIP checkpoint (dir or hub id) for the CLIP alignment baseline' })
+          .option('json', { type: 'boolean', default: false, describe: 'print the metrics as JSON instead of tables' })
+          .option('out', { type: 'string', describe: 'also write the JSON to this file' })
+          .option('batch-size', { type: 'number', default: 8 })
+          .option('limit', { type: 'number', describe: 'evaluate only the first N usable records' })
+          .option('max-new-tokens', { type: 'number', default: 100, describe: 'cap on generated keyword tokens' }),
+      (argv) =>
+        guarded(argv, () =>
+          runEval({
+            checkpoint: argv.checkpoint,
+            data: argv.data,
+            split: argv.split,
+            images: argv.images,
+            parquet: argv.parquet as string[] | undefined,
+            captions: argv.captions,
+            train: argv.train,
+            clip: argv.clip,
+            json: argv.json,
+            out: argv.out,
+            batchSize: argv['batch-size'],
+            limit: argv.limit,
+            maxNewTokens: argv['max-new-tokens'],
+          }),
+        ),
     )
     .demandCommand(1, 'name a command (rahf --help lists them)')
     .strict()

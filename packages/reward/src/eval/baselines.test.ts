@@ -44,7 +44,7 @@ test('meansOf: mean scores and pixel-wise mean maps / 255, other sizes resized t
   // A 4×4 map of constant 255 resizes to a 2×2 map of 255.
   const mixed = await meansOf(iter([rec([0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]), rec([0, 0, 0, 0], new Array(16).fill(255), new Array(16).fill(0), 4)]), 'mixed');
   expect(mixed.maps.implausibility.width).toBe(2);
-  for (const v of mixed.maps.implausibility.data) expect(v).toBeCloseTo(0.5, 12);
+  for (const v of Array.from(mixed.maps.implausibility.data)) expect(v).toBeCloseTo(0.5, 12);
   await expect(meansOf(iter([]), 'none')).rejects.toThrow(/none: no records to average/);
 });
 
@@ -65,7 +65,7 @@ test('pairCosine equals the diagonal of HF CLIP (transformers) image·text embed
   const io = readSafetensors(path.join(dir, 'io.safetensors'));
   const model = await loadCLIP(dir);
   const t = (k: string) => io.get(k)!;
-  const px = tf.tidy(() => tf.transpose(tf.tensor(t('pixel_values_nchw').data as Float32Array, t('pixel_values_nchw').shape), [0, 2, 3, 1]) as tf.Tensor4D);
+  const px = tf.tidy(() => tf.transpose(tf.tensor(t('pixel_values_nchw').data as Float32Array, t('pixel_values_nchw').shape as [number, number, number, number]), [0, 2, 3, 1]) as tf.Tensor4D);
   const ids = tf.tensor2d(Int32Array.from(t('input_ids').data as Int32Array), t('input_ids').shape as [number, number], 'int32');
   const mask = tf.tensor2d(Int32Array.from(t('attention_mask').data as Int32Array), t('attention_mask').shape as [number, number], 'int32');
   const cos = await pairCosine(model, px, ids, mask);

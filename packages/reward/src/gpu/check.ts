@@ -18,7 +18,8 @@
  * Environment: GPU_CHECK_BACKEND (default webgpu; `cpu` is the dry run for machines without a GPU:
  * every step runs with cpu as the target, the paper-sized parts only with GPU_CHECK_PAPER=1),
  * GPU_CHECK_BUDGET_S, GPU_CHECK_RUNS (timed runs, default 5), GPU_CHECK_PARTS (a comma-separated
- * subset of fixtures,train,paper), GPU_CHECK_TRAIN_BATCH (default 4), GPU_CHECK_PRESET (the large model,
+ * subset of fixtures,train,timings,parity; paper = timings,parity), GPU_CHECK_PARITY_SIZE (input side
+ * of the paper-width parity model, default 64), GPU_CHECK_TRAIN_BATCH (default 4), GPU_CHECK_PRESET (the large model,
  * default paper), RAHF_DAWN_OPTIONS (Dawn toggles; `backend=null` runs the webgpu code path without a
  * GPU, computing garbage, with 512 MB of device memory: use GPU_CHECK_PRESET=tiny there), OUT.
  *
@@ -34,8 +35,12 @@ import { readSafetensors } from '../io/safetensors';
 import { HostTensor } from '../io/tensors';
 import { Params } from '../nn/params';
 import { compare } from '../parity/fixtures';
-import { HEATMAP_NAMES, RahfConfig, SCORE_NAMES, ScoreName } from '../rahf/config';
+import { t5ConfigFromHF } from '../models/t5';
+import { vitConfigFromHF } from '../models/vit';
+import { HEATMAP_NAMES, RahfConfig, SCORE_NAMES, ScoreName, validateRahfConfig } from '../rahf/config';
+import { initRahfParams } from '../rahf/init';
 import { RewardModel } from '../rahf/model';
+import { getPreset } from '../rahf/presets';
 import { Tokenizer } from '../tokenizer';
 
 type Json = Record<string, unknown>;
@@ -48,14 +53,25 @@ const DRY = TARGET === 'cpu';
 const PAPER = !DRY || process.env.GPU_CHECK_PAPER === '1';
 /** The large model of the timings and the second parity check (another preset only for dry runs). */
 const PAPER_PRESET = process.env.GPU_CHECK_PRESET ?? 'paper';
-/** Parts to run (comma-separated subset of fixtures,train,paper; default all). */
-const PARTS = new Set((process.env.GPU_CHECK_PARTS ?? 'fixtures,train,paper').split(',').map((p) => p.trim()));
+/** Parts to run: a comma-separated subset of fixtures,train,timings,parity (paper = timings,parity). */
+const PARTS = new Set(
+  (process.env.GPU_CHECK_PARTS ?? 'fixtures,train,timings,parity')
+    .split(',')
+    .flatMap((p) => (p.trim() === 'paper' ? ['timings', 'parity'] : [p.trim()])),
+);
 /** Batch of the timed training step; 1 in the cpu dry run (tfjs-backend-cpu's Slice makes conv filter gradients slow). */
 const TRAIN_BATCH = Number(process.env.GPU_CHECK_TRAIN_BATCH ?? (DRY ? 1 : 4));
 /** Tolerances: fixtures vs PyTorch (cpu is held to the project's 1e-4; GPUs sum in other orders). */
 const TOL_REF = TARGET === 'cpu' ? 1e-4 : 1e-3;
 const TOL_GRAD = 1e-3;
 const ALL_SCORES: Record<ScoreName, number> = { plausibility: 1, alignment: 1, aesthetics: 1, overall: 1 };
+
+/** The parts of a tfjs-backend-webgpu device the check listens to. */
+interface GpuDeviceLike {
+  limits?: Record<string, number>;
+  onuncapturederror: ((ev: { error?: { message?: string } }) => void) | null;
+  lost?: Promise<{ reason?: string; message?: string }>;
+}
 
 const result: Json = {
   check: 'rahf-gpu',
@@ -69,6 +85,11 @@ const result: Json = {
   timings: {},
 };
 const notes = result.notes as string[];
+/** WebGPU validation / OOM errors and device loss, as Dawn reports them. */
+const gpuErrors: string[] = [];
+let gpuErrorCount = 0;
+result.gpu_errors = gpuErrors;
+
 const failures: string[] = [];
 
 const elapsed = () => (Date.now() - T_START) / 1000;
@@ -288,8 +309,9 @@ function concatHeat(h: Record<string, Float32Array>): Float32Array {
   return Float32Array.from(HEATMAP_NAMES.flatMap((t) => [...h[t]]));
 }
 
+/** Record an error under `key` (its last word in `into`) and fail the check above `tol`. */
 function check(key: string, err: number, tol: number, into: Json): void {
-  into[key] = r3(err);
+  into[key.split(' ').pop()!] = r3(err);
   if (!(err <= tol)) failures.push(`${key} ${r3(err)} > ${tol}`);
 }
 
@@ -408,23 +430,23 @@ async function fixtureParity(c: FixtureCase, paramGrads: boolean): Promise<void>
   const exp = (k: string) => c.io.get(k)!.data as Float32Array;
   const expScores = Float32Array.from(SCORE_NAMES.flatMap((t) => [...exp(`score_${t}`)]));
   const expHeat = Float32Array.from(HEATMAP_NAMES.flatMap((t) => [...exp(`heatmap_${t}`)]));
-  check('cpu_scores_vs_reference', compare(concatScores(cpu.scores), expScores).maxErr, 1e-4, rec);
-  check('cpu_heatmaps_vs_reference', compare(concatHeat(cpu.heatmaps!), expHeat).maxErr, 1e-4, rec);
-  check('scores_vs_reference', compare(concatScores(tgt.scores), expScores).maxErr, TOL_REF, rec);
-  check('heatmaps_vs_reference', compare(concatHeat(tgt.heatmaps!), expHeat).maxErr, TOL_REF, rec);
-  check('scores_vs_cpu', compare(concatScores(tgt.scores), concatScores(cpu.scores)).maxErr, TOL_REF, rec);
-  check('heatmaps_vs_cpu', compare(concatHeat(tgt.heatmaps!), concatHeat(cpu.heatmaps!)).maxErr, TOL_REF, rec);
-  check('scoreGrad_scores_vs_reference', compare(concatScores(tgt.gradScores!), expScores).maxErr, TOL_REF, rec);
-  check('scoreGrad_rel_vs_cpu', relErr(tgt.grad!, cpu.grad!), TOL_GRAD, rec);
+  check(`${c.name} cpu_scores_vs_reference`, compare(concatScores(cpu.scores), expScores).maxErr, 1e-4, rec);
+  check(`${c.name} cpu_heatmaps_vs_reference`, compare(concatHeat(cpu.heatmaps!), expHeat).maxErr, 1e-4, rec);
+  check(`${c.name} scores_vs_reference`, compare(concatScores(tgt.scores), expScores).maxErr, TOL_REF, rec);
+  check(`${c.name} heatmaps_vs_reference`, compare(concatHeat(tgt.heatmaps!), expHeat).maxErr, TOL_REF, rec);
+  check(`${c.name} scores_vs_cpu`, compare(concatScores(tgt.scores), concatScores(cpu.scores)).maxErr, TOL_REF, rec);
+  check(`${c.name} heatmaps_vs_cpu`, compare(concatHeat(tgt.heatmaps!), concatHeat(cpu.heatmaps!)).maxErr, TOL_REF, rec);
+  check(`${c.name} scoreGrad_scores_vs_reference`, compare(concatScores(tgt.gradScores!), expScores).maxErr, TOL_REF, rec);
+  check(`${c.name} scoreGrad_rel_vs_cpu`, relErr(tgt.grad!, cpu.grad!), TOL_GRAD, rec);
   if (paramGrads) {
     const pg = paramGradErr(tgt.paramGrads!, cpu.paramGrads!);
-    check('param_grads_rel_vs_cpu', pg.err, TOL_GRAD, rec);
+    check(`${c.name} param_grads_rel_vs_cpu`, pg.err, TOL_GRAD, rec);
     rec.param_grads_worst = pg.worst;
     rec.param_grads_count = cpu.paramGrads!.size;
   }
   const loss = c.io.get('teacher_forced_seq_loss');
   if (loss && tgt.seqLoss !== undefined) {
-    check('seq_loss_vs_reference', compare([tgt.seqLoss], loss.data as Float32Array).maxErr, TOL_REF, rec);
+    check(`${c.name} seq_loss_vs_reference`, compare([tgt.seqLoss], loss.data as Float32Array).maxErr, TOL_REF, rec);
   }
   const gen = c.io.get('generated_ids');
   if (gen && tgt.keywordIds) {
@@ -577,21 +599,37 @@ async function trainTiming(tiny: RewardModel): Promise<void> {
 // ------------------------------------------------------------------------------------------------
 // Paper-preset parity (cpu is single-threaded and slow: last, and each piece only if it fits)
 
-async function paperParity(cpuModel: RewardModel, tgtModel: RewardModel): Promise<void> {
-  const rec = result.paper_parity as Json;
+/**
+ * A preset's layers (widths, depths, heads) on a smaller input: the cpu reference of the paper model
+ * at 224 px takes minutes per forward (tfjs-backend-cpu is single-threaded), at 64 px (4×4 patches,
+ * 64×64 heatmaps) seconds, with the same kernels on the same matrix widths. Built as fromPreset does.
+ */
+function presetAtSize(name: string, size: number, tokenizerFile: string, seed: number): RewardModel {
+  const preset = getPreset(name);
+  preset.imageSize = size;
+  preset.vitJson.image_size = size;
+  const tokenizer = Tokenizer.fromFile(tokenizerFile);
+  preset.t5Json.vocab_size = Math.ceil(tokenizer.vocabSize / 128) * 128;
+  const config = validateRahfConfig({ ...preset, vit: vitConfigFromHF(preset.vitJson), t5: t5ConfigFromHF(preset.t5Json) });
+  return RewardModel.fromParts(config, tokenizer, new Params(initRahfParams(config, seed)));
+}
+
+type Piece = [name: string, parts: { heatmaps: boolean; grad: boolean }, costVsForward: number];
+
+/**
+ * Target vs cpu on one image, piece by piece, each only if the cpu side fits in the budget. The cpu
+ * scores-only forward goes first; its time scales the estimates of the slower pieces.
+ */
+async function paperParity(label: string, cpuModel: RewardModel, tgtModel: RewardModel, pieces: Piece[], guessS: number): Promise<void> {
+  const rec: Json = {};
+  (result.paper_parity as Json)[label] = rec;
   const s = cpuModel.config.imageSize;
   const inp: CaseInput = { pixels01: hostPixels(s * s * 3, 11), shape: [1, s, s, 3], prompts: prompts(1) };
-  // The cpu scores-only forward goes first; its time scales the estimates of the slower pieces.
-  const pieces: [string, { heatmaps: boolean; grad: boolean }, number][] = [
-    ['scores', { heatmaps: false, grad: false }, 1],
-    ['scoreGrad', { heatmaps: false, grad: true }, 4],
-    ['heatmaps', { heatmaps: true, grad: false }, 6],
-  ];
-  let cpuForwardS = DRY ? 20 : 40; // a guess until measured
+  let cpuForwardS = guessS;
   for (const [name, p, factor] of pieces) {
     const est = cpuForwardS * factor * 1.3 + 5;
     if (left() < est) {
-      note(`skipped paper parity "${name}": ${left().toFixed(0)} s left, cpu needs ~${est.toFixed(0)} s`);
+      note(`skipped ${label} parity "${name}": ${left().toFixed(0)} s left, cpu needs ~${est.toFixed(0)} s`);
       rec[name] = 'skipped (budget)';
       continue;
     }
@@ -604,10 +642,10 @@ async function paperParity(cpuModel: RewardModel, tgtModel: RewardModel): Promis
     await setBackend(TARGET);
     const tgt = await runCase(tgtModel, inp, parts);
     rec[`${name}_cpu_s`] = r3(cpuS);
-    check(`${name}_scores_rel_vs_cpu`, relErr(concatScores(tgt.scores), concatScores(cpu.scores)), TOL_GRAD, rec);
-    if (p.heatmaps) check('heatmaps_rel_vs_cpu', relErr(concatHeat(tgt.heatmaps!), concatHeat(cpu.heatmaps!)), TOL_GRAD, rec);
-    if (p.grad) check('scoreGrad_rel_vs_cpu', relErr(tgt.grad!, cpu.grad!), TOL_GRAD, rec);
-    log(`paper parity ${name}: cpu ${cpuS.toFixed(1)} s; ${JSON.stringify(rec)}`);
+    check(`${label} ${name}_scores_rel_vs_cpu`, relErr(concatScores(tgt.scores), concatScores(cpu.scores)), TOL_GRAD, rec);
+    if (p.heatmaps) check(`${label} heatmaps_rel_vs_cpu`, relErr(concatHeat(tgt.heatmaps!), concatHeat(cpu.heatmaps!)), TOL_GRAD, rec);
+    if (p.grad) check(`${label} scoreGrad_rel_vs_cpu`, relErr(tgt.grad!, cpu.grad!), TOL_GRAD, rec);
+    log(`${label} parity ${name}: cpu ${cpuS.toFixed(1)} s; ${JSON.stringify(rec)}`);
     save();
   }
 }
@@ -653,8 +691,26 @@ async function main(): Promise<void> {
   result.backend = tf.getBackend();
   result.adapter = webgpuAdapterDescription() ?? null;
   if (TARGET === 'webgpu') {
-    const be = tf.backend() as unknown as { device?: { limits?: Record<string, number> }; adapterInfo?: unknown };
-    const l = be.device?.limits;
+    const be = tf.backend() as unknown as { device?: GpuDeviceLike };
+    const dev = be.device;
+    // Validation / out-of-memory errors and device loss surface as bare OperationErrors in tfjs.
+    if (dev) {
+      dev.onuncapturederror = (ev) => {
+        // One bad allocation cascades into many invalid-object errors: keep the first few.
+        const msg = (ev.error?.message ?? String(ev)).split('\n').slice(0, 3).join(' | ');
+        gpuErrorCount++;
+        if (gpuErrors.length < 8) {
+          gpuErrors.push(msg);
+          log(`webgpu error: ${msg}`);
+        }
+        result.gpu_error_count = gpuErrorCount;
+      };
+      dev.lost?.then((info) => {
+        gpuErrors.push(`device lost: ${info.reason ?? ''} ${info.message ?? ''}`);
+        log(`webgpu device lost: ${info.reason ?? ''} ${info.message ?? ''}`);
+      });
+    }
+    const l = dev?.limits;
     if (l) result.device_limits = { maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize };
     result.tfjs_flags = { WEBGPU_CPU_FORWARD: tf.env().get('WEBGPU_CPU_FORWARD'), WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') };
   }
@@ -683,13 +739,14 @@ async function main(): Promise<void> {
     }
   });
 
-  if (!PARTS.has('paper')) {
+  if (!PARTS.has('timings') && !PARTS.has('parity')) {
     note('paper preset not asked for (GPU_CHECK_PARTS)');
   } else if (!PAPER) {
     note('paper preset skipped in the cpu dry run (GPU_CHECK_PAPER=1 runs it)');
   } else if (left() < 60) {
     note(`paper preset skipped: ${left().toFixed(0)} s left`);
   } else {
+    const paperSmall = Number(process.env.GPU_CHECK_PARITY_SIZE ?? 64);
     await part('paper preset', async () => {
       // Built on cpu (seeded random weights), then the same variables on the target.
       await setBackend('cpu');
@@ -702,8 +759,28 @@ async function main(): Promise<void> {
         log(`${PAPER_PRESET} preset: ${(paperCpu.numParams / 1e6).toFixed(1)} M parameters, initialised in ${initS.toFixed(1)} s`);
         await setBackend(TARGET);
         paperTgt = DRY ? paperCpu : modelFromHost(await hostModel(paperCpu), false);
-        await part('paper timings', () => paperTimings(paperTgt!));
-        await part('paper parity', () => paperParity(paperCpu, paperTgt!));
+        if (PARTS.has('timings')) await part('paper timings', () => paperTimings(paperTgt!));
+        if (!PARTS.has('parity')) return;
+        // Parity at a small input first (affordable on cpu), at the full size only if time is left.
+        await part(`paper parity ${paperSmall}px`, async () => {
+          await setBackend('cpu');
+          const smallCpu = presetAtSize(PAPER_PRESET, paperSmall, tokenizer, 0);
+          await setBackend(TARGET);
+          const smallTgt = DRY ? smallCpu : modelFromHost(await hostModel(smallCpu), false);
+          try {
+            await paperParity(`${PAPER_PRESET}@${paperSmall}`, smallCpu, smallTgt, [
+              ['scores', { heatmaps: false, grad: false }, 1],
+              ['scoreGrad', { heatmaps: false, grad: true }, 3],
+              ['heatmaps', { heatmaps: true, grad: false }, 4],
+            ], DRY ? 10 : 15);
+          } finally {
+            if (smallTgt !== smallCpu) smallTgt.dispose();
+            smallCpu.dispose();
+          }
+        });
+        await part(`paper parity ${paperCpu.config.imageSize}px`, () =>
+          paperParity(`${PAPER_PRESET}@${paperCpu.config.imageSize}`, paperCpu, paperTgt!, [['scores', { heatmaps: false, grad: false }, 1]], 150),
+        );
       } finally {
         if (paperTgt && paperTgt !== paperCpu) paperTgt.dispose();
         paperCpu.dispose();

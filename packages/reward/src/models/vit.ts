@@ -2,7 +2,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { readSafetensors } from '../io/safetensors';
 import { Params } from '../nn/params';
-import { activation, attention, layerNorm, linear, mergeHeads, splitHeads } from '../nn/layers';
+import { activation, attention, layerNorm, linear, matMulWeightT, mergeHeads, splitHeads } from '../nn/layers';
 import { expectModelType, field, intField, readJsonConfig, withFile } from './hf-config';
 
 /** The fields of HF `ViTConfig` that ViTModel (no pooler) depends on. */
@@ -149,7 +149,7 @@ export function patchEmbed(pixels: tf.Tensor4D, weight: tf.Tensor, bias?: tf.Ten
   // [B*gh, P, gw, P*C] → [B*gh, gw, P, P*C]: each row is one patch flattened as (py, px, c).
   const patches = x.reshape([b * gh, p, gw, p * c]).transpose([0, 2, 1, 3]).reshape([b * gh * gw, p * p * c]);
   const wm = weight.transpose([0, 2, 3, 1]).reshape([d, p * p * c]); // same (py, px, c) order
-  let y: tf.Tensor = tf.matMul(patches as tf.Tensor2D, wm as tf.Tensor2D, false, true);
+  let y: tf.Tensor = matMulWeightT(patches as tf.Tensor2D, wm as tf.Tensor2D);
   if (bias) y = tf.add(y, bias);
   return { tokens: y.reshape([b, gh * gw, d]) as tf.Tensor3D, grid: [gh, gw] };
 }

@@ -97,19 +97,36 @@ export function activationG(g: GraphBuilder, name: string, x: string): string {
   }
 }
 
+/** [B, L, H·Dh] → [B, H, L, Dh] */
+export function splitHeadsG(g: GraphBuilder, x: string, heads: number, dh: number): string {
+  return g.transpose(g.reshape(x, [0, 0, heads, dh]), [0, 2, 1, 3]);
+}
+
+/** [B, H, L, Dh] → [B, L, H·Dh] */
+export function mergeHeadsG(g: GraphBuilder, x: string, heads: number, dh: number): string {
+  return g.reshape(g.transpose(x, [0, 2, 1, 3]), [0, 0, heads * dh]);
+}
+
+/** softmax(q kᵀ · scale + bias) v on split heads: q [B, H, Lq, Dh], k, v [B, H, Lk, Dh] → [B, H, Lq, Dh]. */
+export function attentionHeadsG(g: GraphBuilder, qh: string, kh: string, vh: string, scale: number, bias?: string): string {
+  let s = g.matMul(qh, g.transpose(kh, [0, 1, 3, 2]));
+  if (scale !== 1) s = g.mul(s, g.f32(scale));
+  if (bias) s = g.add(s, bias);
+  return g.matMul(g.op('Softmax', [s], { axis: -1 }), vh);
+}
+
 /**
  * Multi-head attention on projected q [B, Lq, H·Dh], k, v [B, Lk, H·Dh] → [B, Lq, H·Dh]: softmax(q kᵀ ·
  * scale + bias) v per head, as src/nn/layers.ts `attention` (bias broadcastable to [B, H, Lq, Lk]).
  */
 export function attentionG(g: GraphBuilder, q: string, k: string, v: string, heads: number, dh: number, scale: number, bias?: string): string {
-  const qh = g.transpose(g.reshape(q, [0, 0, heads, dh]), [0, 2, 1, 3]);
-  const kh = g.transpose(g.reshape(k, [0, 0, heads, dh]), [0, 2, 3, 1]);
-  const vh = g.transpose(g.reshape(v, [0, 0, heads, dh]), [0, 2, 1, 3]);
+  const qh = splitHeadsG(g, q, heads, dh);
+  const kh = g.transpose(g.reshape(k, [0, 0, heads, dh]), [0, 2, 3, 1]); // straight to [B, H, Dh, Lk]
+  const vh = splitHeadsG(g, v, heads, dh);
   let s = g.matMul(qh, kh);
   if (scale !== 1) s = g.mul(s, g.f32(scale));
   if (bias) s = g.add(s, bias);
-  const a = g.matMul(g.op('Softmax', [s], { axis: -1 }), vh);
-  return g.reshape(g.transpose(a, [0, 2, 1, 3]), [0, 0, heads * dh]);
+  return mergeHeadsG(g, g.matMul(g.op('Softmax', [s], { axis: -1 }), vh), heads, dh);
 }
 
 /** Additive key mask [B, 1, 1, L] from a 0/1 mask [B, L] (int64), as src/nn/layers.ts additiveMask. */

@@ -4,7 +4,7 @@ import { PROJECTION } from '../rahf/init';
 import { GraphBuilder } from './graph';
 import { linearG } from './export-common';
 import { heatmapHeadG, scoreHeadG } from './export-heads';
-import { embedG, exportT5DecoderGraph, t5EncoderG } from './export-t5';
+import { embedG, exportT5CachedStepGraph, exportT5CrossKVGraph, t5EncoderG } from './export-t5';
 import { vitG } from './export-vit';
 
 /*
@@ -129,13 +129,14 @@ export function exportRahfGraph(model: RewardModel, part: RahfPart): GraphBuilde
 }
 
 /**
- * The keyword decoder's step graph: decoder_input_ids [B, T] (the tokens so far, starting with
- * decoder_start_token_id), encoder_hidden [B, L, D] (the caption part of the encoder output) and, for
- * masked configs, encoder_attention_mask [B, L] → logits [B, V] of the last position. No KV cache: each
- * step re-runs the prefix (T ≤ max_new_tokens + 1), which keeps the graph small and exactly equal to
- * the teacher-forced decoder.
+ * The keyword decoder, as two graphs (T5Model.generate's computation with its KV cache):
+ * - 'init': encoder_hidden_states [B, L, D] (the caption part of the encoder output) → cross_key_i,
+ *   cross_value_i [B, H, L, d_kv] for every decoder layer, once per decoding;
+ * - 'step': decoder_input_ids [B, 1] (the newest token), past_key_i / past_value_i [B, H, T, d_kv] (T = 0
+ *   at the first step), the cross keys/values and, for masked configs, encoder_attention_mask [B, L]
+ *   → logits [B, V] and present_key_i / present_value_i [B, H, T+1, d_kv].
+ * The cache-free step graph of export-t5.ts (whole prefix each step) is the 't5-decoder-step' kind.
  */
-export function exportRahfDecoderGraph(model: RewardModel): GraphBuilder {
-  const g = exportT5DecoderGraph(model.t5, { lastOnly: true, encoderMask: model.config.maskTextPadding });
-  return g;
+export function exportRahfDecoderGraph(model: RewardModel, part: 'init' | 'step'): GraphBuilder {
+  return part === 'init' ? exportT5CrossKVGraph(model.t5) : exportT5CachedStepGraph(model.t5, { encoderMask: model.config.maskTextPadding });
 }

@@ -2,7 +2,20 @@ import * as tf from '@tensorflow/tfjs';
 import { T5Config, T5Model, relativePositionBucket } from '../models/t5';
 import { Params } from '../nn/params';
 import { GraphBuilder, MASK_VALUE } from './graph';
-import { activationG, additiveMaskG, attentionG, dimScalar, fusedLinearG, linearG, linearWeight, rmsNormG, weight } from './export-common';
+import {
+  activationG,
+  additiveMaskG,
+  attentionG,
+  attentionHeadsG,
+  dimScalar,
+  fusedLinearG,
+  linearG,
+  linearWeight,
+  mergeHeadsG,
+  rmsNormG,
+  splitHeadsG,
+  weight,
+} from './export-common';
 
 /*
  * T5 encoder and decoder (src/models/t5.ts) as ONNX subgraphs with dynamic batch and lengths.
@@ -61,6 +74,21 @@ export function positionBiasG(g: GraphBuilder, table: tf.Tensor, c: T5Config, x:
   const idx = g.add(g.op('Min', [g.op('Max', [rel, g.i64(-C)]), g.i64(C)]), g.i64(C));
   const bias = g.op('Gather', [tab, idx], { axis: 0 }); // [L, L, H]
   return g.unsqueeze(g.transpose(bias, [2, 0, 1]), [0]);
+}
+
+/**
+ * Position bias [1, H, 1, T+1] of one query at position T = Shape(past)[2] over keys 0..T (decoder
+ * steps with a KV cache; distances ≤ 0, never masked).
+ */
+function stepPositionBiasG(g: GraphBuilder, table: tf.Tensor, c: T5Config, past: string, stem: string): string {
+  const { data, C } = biasByDistance(table, c, false, true);
+  const h = table.shape[1]!;
+  const tab = g.init(`${stem}.bias_by_distance`, data, [2 * C + 1, h], `${table.id}:bias:false:true`);
+  const t = dimScalar(g, past, 2);
+  const keys = g.op('Range', [g.i64(0), g.add(t, g.i64(1)), g.i64(1)]);
+  const idx = g.add(g.op('Max', [g.sub(keys, t), g.i64(-C)]), g.i64(C)); // distances −T..0
+  const bias = g.op('Gather', [tab, idx], { axis: 0 }); // [T+1, H]
+  return g.reshape(g.transpose(bias, [1, 0]), [1, h, 1, -1]);
 }
 
 function norm(g: GraphBuilder, x: string, p: Params, name: string, eps: number): string {
@@ -160,5 +188,89 @@ export function exportT5DecoderGraph(model: T5Model, opts: { lastOnly?: boolean;
   const mask = opts.encoderMask === false ? undefined : g.input('encoder_attention_mask', 'int64', ['batch', 'enc_len']);
   const logits = t5DecoderG(g, model, ids, enc, mask, !!opts.lastOnly);
   g.output(logits, 'logits', 'float32', opts.lastOnly ? ['batch', c.vocab_size] : ['batch', 'dec_len', c.vocab_size]);
+  return g;
+}
+
+/** Names of the cache tensors of decoder layer i (HF layout [B, H, T, d_kv]). */
+export const cacheNames = (i: number) => ({
+  pastKey: `past_key_${i}`,
+  pastValue: `past_value_${i}`,
+  presentKey: `present_key_${i}`,
+  presentValue: `present_value_${i}`,
+  crossKey: `cross_key_${i}`,
+  crossValue: `cross_value_${i}`,
+});
+
+/**
+ * Cross-attention keys and values of every decoder layer from the encoder output, computed once per
+ * decoding: encoder_hidden_states [B, L, D] → cross_key_i, cross_value_i [B, H, L, d_kv].
+ */
+export function exportT5CrossKVGraph(model: T5Model): GraphBuilder {
+  const c = model.config;
+  const g = new GraphBuilder('t5_decoder_cross_kv');
+  const enc = g.input('encoder_hidden_states', 'float32', ['batch', 'enc_len', c.d_model]);
+  for (let i = 0; i < c.num_decoder_layers; i++) {
+    const p = model.params.scope(`decoder.block.${i}.layer.1.EncDecAttention.`);
+    const [k, v] = fusedLinearG(g, enc, p, ['k', 'v'], false);
+    const n = cacheNames(i);
+    const shape = ['batch', c.num_heads, 'enc_len', c.d_kv];
+    g.output(splitHeadsG(g, k, c.num_heads, c.d_kv), n.crossKey, 'float32', shape);
+    g.output(splitHeadsG(g, v, c.num_heads, c.d_kv), n.crossValue, 'float32', shape);
+  }
+  return g;
+}
+
+/**
+ * One decoder step with a KV cache (as T5Model.generate): decoder_input_ids [B, 1] (the newest token),
+ * past_key_i / past_value_i [B, H, T, d_kv] (T = 0 at the first step), cross_key_i / cross_value_i from
+ * {@link exportT5CrossKVGraph} and, with `encoderMask`, encoder_attention_mask [B, L] → logits [B, V]
+ * and present_key_i / present_value_i [B, H, T+1, d_kv].
+ */
+export function exportT5CachedStepGraph(model: T5Model, opts: { encoderMask: boolean }): GraphBuilder {
+  const c = model.config;
+  const g = new GraphBuilder('t5_decoder_step_cached');
+  const ids = g.input('decoder_input_ids', 'int64', ['batch', 1]);
+  const mask = opts.encoderMask ? g.input('encoder_attention_mask', 'int64', ['batch', 'enc_len']) : undefined;
+  const names = Array.from({ length: c.num_decoder_layers }, (_, i) => cacheNames(i));
+  const kv = ['batch', c.num_heads, 'past_len', c.d_kv];
+  const cross = ['batch', c.num_heads, 'enc_len', c.d_kv];
+  const inputs = names.map((n) => ({
+    pk: g.input(n.pastKey, 'float32', kv),
+    pv: g.input(n.pastValue, 'float32', kv),
+    ck: g.input(n.crossKey, 'float32', cross),
+    cv: g.input(n.crossValue, 'float32', cross),
+  }));
+  const p = model.params.scope('decoder.');
+  const eps = c.layer_norm_epsilon;
+  const selfBias = stepPositionBiasG(g, p.get('block.0.layer.0.SelfAttention.relative_attention_bias.weight'), c, inputs[0].pk, 't5.decoder');
+  const crossBias = mask ? additiveMaskG(g, mask) : undefined;
+  let x = embedG(g, model, ids);
+  const present: [string, string][] = [];
+  for (let i = 0; i < c.num_decoder_layers; i++) {
+    const b = p.scope(`block.${i}.layer.`);
+    const sa = b.scope('0.SelfAttention.');
+    const [q, k, v] = fusedLinearG(g, norm(g, x, b, '0.layer_norm', eps), sa, ['q', 'k', 'v'], false);
+    const keys = g.concat([inputs[i].pk, splitHeadsG(g, k, c.num_heads, c.d_kv)], 2);
+    const values = g.concat([inputs[i].pv, splitHeadsG(g, v, c.num_heads, c.d_kv)], 2);
+    present.push([keys, values]);
+    const a = attentionHeadsG(g, splitHeadsG(g, q, c.num_heads, c.d_kv), keys, values, 1, selfBias);
+    x = g.add(x, linearG(g, mergeHeadsG(g, a, c.num_heads, c.d_kv), sa, 'o', false));
+    const ca = b.scope('1.EncDecAttention.');
+    const q2 = splitHeadsG(g, linearG(g, norm(g, x, b, '1.layer_norm', eps), ca, 'q', false), c.num_heads, c.d_kv);
+    const a2 = attentionHeadsG(g, q2, inputs[i].ck, inputs[i].cv, 1, crossBias);
+    x = g.add(x, linearG(g, mergeHeadsG(g, a2, c.num_heads, c.d_kv), ca, 'o', false));
+    x = g.add(x, ffnG(g, norm(g, x, b, '2.layer_norm', eps), b.scope('2.DenseReluDense.'), c));
+  }
+  let h = norm(g, g.reshape(x, [-1, c.d_model]), p, 'final_layer_norm', eps); // [B, D]
+  if (c.scale_decoder_outputs) h = g.mul(h, g.f32(c.d_model ** -0.5));
+  const logits = c.tie_word_embeddings
+    ? g.op('Gemm', [h, weight(g, model.params.get('shared.weight'), 't5.shared')], { transB: 1 })
+    : g.matMul(h, linearWeight(g, model.params.get('lm_head.weight'), 't5.lm_head'));
+  g.output(logits, 'logits', 'float32', ['batch', c.vocab_size]);
+  const out = ['batch', c.num_heads, 'past_len_plus_1', c.d_kv];
+  present.forEach(([k, v], i) => {
+    g.output(k, names[i].presentKey, 'float32', out);
+    g.output(v, names[i].presentValue, 'float32', out);
+  });
   return g;
 }

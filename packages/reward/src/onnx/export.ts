@@ -17,10 +17,23 @@ import { QuantizeOptions, quantizeDynamic } from './quantize';
 /**
  * What to export:
  * - 'rahf' — scores graph; 'rahf-heatmaps' — scores and heatmaps; 'rahf-encoder' — caption encoder
- *   output for keyword decoding; 'rahf-decoder' — keyword decoder step (see export-rahf.ts);
- * - 'vit' — ViTModel (last_hidden_state); 't5-encoder', 't5-decoder' — T5Model halves; 'clip' — CLIPModel.
+ *   output for keyword decoding; 'rahf-decoder-init' / 'rahf-decoder' — the keyword decoder's cross
+ *   keys/values and its cached step (see export-rahf.ts);
+ * - 'vit' — ViTModel (last_hidden_state); 't5-encoder' — T5 encoder; 't5-decoder' — teacher-forced
+ *   decoder logits [B, Ld, V]; 't5-decoder-step' — logits of the last position [B, V], no cache;
+ *   'clip' — CLIPModel.
  */
-export type ExportKind = 'rahf' | 'rahf-heatmaps' | 'rahf-encoder' | 'rahf-decoder' | 'vit' | 't5-encoder' | 't5-decoder' | 'clip';
+export type ExportKind =
+  | 'rahf'
+  | 'rahf-heatmaps'
+  | 'rahf-encoder'
+  | 'rahf-decoder'
+  | 'rahf-decoder-init'
+  | 'vit'
+  | 't5-encoder'
+  | 't5-decoder'
+  | 't5-decoder-step'
+  | 'clip';
 
 export type ExportableModel = RewardModel | ViTModel | T5Model | CLIPModel;
 
@@ -44,7 +57,10 @@ export function exportOnnx(model: ExportableModel, kind: ExportKind): OnnxModel 
       g = exportRahfGraph(expect(model, RewardModel, kind), 'encoder');
       break;
     case 'rahf-decoder':
-      g = exportRahfDecoderGraph(expect(model, RewardModel, kind));
+      g = exportRahfDecoderGraph(expect(model, RewardModel, kind), 'step');
+      break;
+    case 'rahf-decoder-init':
+      g = exportRahfDecoderGraph(expect(model, RewardModel, kind), 'init');
       break;
     case 'vit':
       g = exportViTGraph(expect(model, ViTModel, kind));
@@ -54,6 +70,9 @@ export function exportOnnx(model: ExportableModel, kind: ExportKind): OnnxModel 
       break;
     case 't5-decoder':
       g = exportT5DecoderGraph(expect(model, T5Model, kind));
+      break;
+    case 't5-decoder-step':
+      g = exportT5DecoderGraph(expect(model, T5Model, kind), { lastOnly: true });
       break;
     case 'clip':
       g = exportClipGraph(expect(model, CLIPModel, kind));
@@ -71,7 +90,7 @@ export interface RahfOnnxManifest {
   /** Our self-contained config.json object (rahfConfigToJson). */
   config: Record<string, unknown>;
   /** Graph files relative to the manifest's folder. */
-  files: { scores: string; heatmaps?: string; encoder?: string; decoder: string };
+  files: { scores: string; heatmaps?: string; encoder?: string; decoder: string; decoderInit: string };
   /** Text inputs of each graph (see rahfTextInputs). */
   inputs: Record<'scores' | 'heatmaps' | 'encoder', { ids: string; mask?: string; kind: string; type?: string }[]>;
   outputs: Record<'scores' | 'heatmaps', string[]>;
@@ -105,7 +124,8 @@ export function manifestPath(onnxFile: string): string {
 
 /**
  * Export a RAHF model for the ONNX scorer: `out` (e.g. dir/model.onnx) holds the scores graph; beside
- * it `<stem>.decoder.onnx` (keyword decoder step), `<stem>.heatmaps.onnx` (with `heatmaps`),
+ * it `<stem>.decoder_init.onnx` and `<stem>.decoder.onnx` (keyword decoder: cross keys/values, cached
+ * step), `<stem>.heatmaps.onnx` (with `heatmaps`),
  * `<stem>.encoder.onnx` (augmented-prompt models: the caption pass for keywords), the tokenizer files
  * and the manifest `<stem>.rahf.json`. Every file is written atomically and the manifest last, so a
  * folder with a manifest is complete.
@@ -128,7 +148,11 @@ export function exportRahf(model: RewardModel, out: string, opts: ExportRahfOpti
     log(`wrote ${r.file}${r.dataFile ? ` (+ ${path.basename(r.dataFile)})` : ''}, ${mb.toFixed(1)} MiB`);
     return file;
   };
-  const files: RahfOnnxManifest['files'] = { scores: write('rahf', `${stem}.onnx`), decoder: write('rahf-decoder', `${stem}.decoder.onnx`) };
+  const files: RahfOnnxManifest['files'] = {
+    scores: write('rahf', `${stem}.onnx`),
+    decoderInit: write('rahf-decoder-init', `${stem}.decoder_init.onnx`),
+    decoder: write('rahf-decoder', `${stem}.decoder.onnx`),
+  };
   if (opts.heatmaps) files.heatmaps = write('rahf-heatmaps', `${stem}.heatmaps.onnx`);
   if (c.variant !== 'multi_head') files.encoder = write('rahf-encoder', `${stem}.encoder.onnx`);
   // Tokenizer files, so the folder is self-contained.

@@ -4,8 +4,10 @@ import * as tf from '@tensorflow/tfjs';
  * The two convolutions of RAHF's heads, NHWC, with PyTorch semantics and gradients that run on
  * every tfjs backend. tfjs-backend-wasm has Conv2D and Conv2DBackpropInput but no
  * Conv2DBackpropFilter, so the built-in gradient of conv2d / conv2dTranspose with respect to the
- * filter throws there. The filter gradients below are written as nine shifted slices and matMuls
- * (the 3×3 taps), which every backend supports; the input gradients keep the native kernels.
+ * filter throws there. The filter gradients below are themselves forward convolutions (batch and
+ * channels swapped, the output gradient or the input as the filter — how TensorFlow derives them),
+ * which every backend has and wasm runs fast (shifted-slice formulations were 10–100× slower there);
+ * the input gradients keep the native kernels.
  */
 
 const K = 3; // every conv in the heads is 3×3
@@ -27,20 +29,6 @@ function checkFilter(f: tf.Tensor): tf.Tensor4D {
   return f as tf.Tensor4D;
 }
 
-/** tap(kh,kw)ᵀ · rhs summed over batch and positions, for each of the 3×3 taps, stacked as [3,3,A,B]. */
-function tapGradients(tap: (kh: number, kw: number) => tf.Tensor, rhs: tf.Tensor2D): tf.Tensor4D {
-  const rows: tf.Tensor[] = [];
-  for (let kh = 0; kh < K; kh++) {
-    for (let kw = 0; kw < K; kw++) {
-      const t = tap(kh, kw);
-      const m = t.reshape([-1, t.shape[t.rank - 1]]) as tf.Tensor2D;
-      rows.push(tf.matMul(m, rhs, true, false));
-    }
-  }
-  const [a, b] = rows[0].shape;
-  return tf.stack(rows).reshape([K, K, a, b]) as tf.Tensor4D;
-}
-
 const conv3x3Core = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [x4, f4, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
   save([x4, f4]);
@@ -49,13 +37,13 @@ const conv3x3Core = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => 
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
       const g = dy as tf.Tensor4D;
       const [xs, fs] = saved as [tf.Tensor4D, tf.Tensor4D];
-      const [b, h, w, c] = xs.shape;
-      const o = fs.shape[3];
-      const dx = tf.conv2dTranspose(g, fs, [b, h, w, c], 1, 'same');
-      // y[b,i,j,o] = Σ xpad[b,i+kh,j+kw,c]·f[kh,kw,c,o]  ⇒  df[kh,kw] = Σ xpad-shifted(kh,kw)ᵀ · dy
-      const xpad = tf.pad(xs, [[0, 0], [1, 1], [1, 1], [0, 0]]);
-      const dyFlat = g.reshape([b * h * w, o]) as tf.Tensor2D;
-      const df = tapGradients((kh, kw) => tf.slice(xpad, [0, kh, kw, 0], [b, h, w, c]), dyFlat);
+      // dx: the 'same' conv of dy with the spatially flipped filter, in/out swapped (wasm's forward Conv2D
+      // is several times faster than its Conv2DBackpropInput).
+      const dx = tf.conv2d(g, tf.reverse(fs, [0, 1]).transpose([0, 1, 3, 2]) as tf.Tensor4D, 1, 'same');
+      // y[b,i,j,o] = Σ xpad[b,i+kh,j+kw,c]·f[kh,kw,c,o]  ⇒  df[kh,kw,c,o] = Σ_{b,i,j} xpad[b,i+kh,j+kw,c]·dy[b,i,j,o]:
+      // a 'valid' conv of xpad with channels and batch swapped, dy as the (H×W) filter.
+      const xpad = tf.pad(xs, [[0, 0], [1, 1], [1, 1], [0, 0]]).transpose([3, 1, 2, 0]) as tf.Tensor4D; // [C, H+2, W+2, B]
+      const df = tf.conv2d(xpad, g.transpose([1, 2, 0, 3]) as tf.Tensor4D, 1, 'valid').transpose([1, 2, 0, 3]); // [3,3,C,O]
       return [dx, df];
     },
   };
@@ -72,19 +60,11 @@ const deconvCore = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
       const g = dy as tf.Tensor4D;
       const [xs, fs] = saved as [tf.Tensor4D, tf.Tensor4D];
-      const [bb, hh, ww, c] = xs.shape;
-      const o = fs.shape[2];
       const dx = tf.conv2d(g, fs, 2, 1);
-      // df[kh,kw,o,c] = Σ dy[b, 2i+kh−1, 2j+kw−1, o]·x[b,i,j,c]: even rows/cols of a shifted window of
-      // dy padded by one, taken by reshaping pairs apart (no strided slice needed).
-      const dpad = tf.pad(g, [[0, 0], [1, 1], [1, 1], [0, 0]]);
-      const xFlat = xs.reshape([bb * hh * ww, c]) as tf.Tensor2D;
-      const tap = (kh: number, kw: number) =>
-        tf
-          .slice(dpad, [0, kh, kw, 0], [bb, 2 * hh, 2 * ww, o])
-          .reshape([bb, hh, 2, ww, 2, o])
-          .slice([0, 0, 0, 0, 0, 0], [bb, hh, 1, ww, 1, o]);
-      const df = tapGradients(tap, xFlat);
+      // df[kh,kw,o,c] = Σ_{b,i,j} dy[b, 2i+kh−1, 2j+kw−1, o]·x[b,i,j,c]: a 'valid' conv of dy (padded by one
+      // in front, channels and batch swapped) with x as a filter dilated by 2.
+      const dpad = tf.pad(g, [[0, 0], [1, 0], [1, 0], [0, 0]]).transpose([3, 1, 2, 0]) as tf.Tensor4D; // [O, 2H+1, 2W+1, B]
+      const df = tf.conv2d(dpad, xs.transpose([1, 2, 0, 3]) as tf.Tensor4D, 1, 'valid', 'NHWC', 2).transpose([1, 2, 0, 3]); // [3,3,O,C]
       return [dx, df];
     },
   };

@@ -33,6 +33,7 @@ import { heatmapHead, scoreHead } from './heads';
 import { TF_TO_TORCH_FILTER, TORCH_TO_TF_FILTER } from './conv';
 import { PROJECTION, T5_PREFIX, VIT_PREFIX, initRahfParams, internalShape, isHeadFilter, rahfParamShapes } from './init';
 import { misalignedWords } from './keywords';
+import { inferYouweiliangConfig } from './youweiliang';
 import { getPreset } from './presets';
 import { resizeBilinearPil } from './resize';
 
@@ -49,6 +50,14 @@ export interface RichFeedback {
 export interface ForwardOutput {
   scores: Record<ScoreName, tf.Tensor1D>;
   heatmaps?: Record<HeatmapName, tf.Tensor3D>;
+}
+
+/** Internal forward result: outputs plus, on request, the caption's encoder states for the decoder. */
+type RunOutput = ForwardOutput & { caption?: { hidden: tf.Tensor3D; mask: tf.Tensor2D } };
+
+/** tf.tidy for functions returning tensor records (tidy's own typing wants a TensorContainer). */
+function tidyRecord<T>(fn: () => T): T {
+  return tf.tidy(() => fn() as unknown as tf.TensorContainer) as unknown as T;
 }
 
 export interface LoadOptions {
@@ -219,17 +228,23 @@ export class RewardModel {
   }
 
   /**
-   * Load a checkpoint directory or hub id: config.json (ours, model_type "rahf", or youweiliang style
-   * "rahf_youweiliang") and model.safetensors / a sharded index / a torch state_dict (.pt).
+   * Load a checkpoint directory, hub id or weights file: config.json (ours, model_type "rahf", or
+   * youweiliang style "rahf_youweiliang") and model.safetensors / a sharded index / a torch
+   * state_dict (.pt). Without a config.json (youweiliang's public .pt) the layout is inferred from the
+   * tensor shapes and the tokenizer must be given (t5-base's) unless a tokenizer.json sits beside it.
    */
   static async load(ref: string, opts: LoadOptions = {}): Promise<RewardModel> {
-    const dir = await resolveModel(ref, opts.hub);
-    const cfgFile = path.join(dir, 'config.json');
-    const json = readJsonConfig(cfgFile);
-    const config = withFile(cfgFile, () => rahfConfigFromJson(json, dir));
-    const file = opts.weights ? path.join(dir, opts.weights) : undefined;
+    // A weights file (e.g. the public state_dict .pt) is loaded from its directory.
+    const isFile = fs.existsSync(ref) && fs.statSync(ref).isFile();
+    const dir = isFile ? path.dirname(ref) : await resolveModel(ref, opts.hub);
+    const file = isFile ? ref : opts.weights ? path.join(dir, opts.weights) : undefined;
     const host = file ? loadWeightsFile(file) : loadWeights(dir);
-    const tensors = canonicalise(host, config, file ?? dir);
+    const label = file ?? dir;
+    const cfgFile = path.join(dir, 'config.json');
+    // Without a config.json, the layout is read off a youweiliang checkpoint's tensor shapes.
+    const json = fs.existsSync(cfgFile) ? readJsonConfig(cfgFile) : inferYouweiliangConfig(host, label);
+    const config = withFile(fs.existsSync(cfgFile) ? cfgFile : label, () => rahfConfigFromJson(json, dir));
+    const tensors = canonicalise(host, config, label);
     const tokenizer = opts.tokenizer
       ? await tokenizerFrom(opts.tokenizer, opts.hub)
       : findTokenizer(configTokenizerDirs(json, dir), dir);
@@ -355,7 +370,7 @@ export class RewardModel {
     pixelsNorm: tf.Tensor4D,
     prompts: string[],
     opts: { heatmaps: boolean; caption: boolean },
-  ): ForwardOutput & { caption?: { hidden: tf.Tensor3D; mask: tf.Tensor2D } } {
+  ): RunOutput {
     if (prompts.length !== pixelsNorm.shape[0]) {
       throw new Error(`got ${pixelsNorm.shape[0]} images but ${prompts.length} prompts`);
     }
@@ -391,10 +406,10 @@ export class RewardModel {
    * and, unless `heatmaps: false`, heatmaps [B, H, W] per type in (0,1).
    */
   forward(pixelsNorm: tf.Tensor4D, prompts: string[], opts: { heatmaps?: boolean } = {}): ForwardOutput {
-    return tf.tidy(() => {
+    return tidyRecord(() => {
       const out = this.run(pixelsNorm, prompts, { heatmaps: opts.heatmaps ?? true, caption: false });
-      return { scores: out.scores, heatmaps: out.heatmaps } as unknown as tf.TensorContainer;
-    }) as unknown as ForwardOutput;
+      return { scores: out.scores, heatmaps: out.heatmaps };
+    });
   }
 
   /**
@@ -437,9 +452,7 @@ export class RewardModel {
       const pixels = Array.isArray(images)
         ? await this.preprocessImages(images.slice(start, end))
         : tf.tidy(() => this.preprocess(tf.slice(images, [start, 0, 0, 0], [end - start, -1, -1, -1]) as tf.Tensor4D));
-      const out = tf.tidy(() => this.run(pixels, texts, { heatmaps: wantHeat, caption: wantKw }) as unknown as tf.TensorContainer) as unknown as ReturnType<
-        RewardModel['run']
-      >;
+      const out = tidyRecord(() => this.run(pixels, texts, { heatmaps: wantHeat, caption: wantKw }));
       pixels.dispose();
       try {
         const scores = await Promise.all(SCORE_NAMES.map((t) => out.scores[t].data()));

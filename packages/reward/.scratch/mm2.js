@@ -1,0 +1,10 @@
+const tf=require('@tensorflow/tfjs'); require('@tensorflow/tfjs-backend-wasm');
+(async()=>{await tf.setBackend(process.argv[2]||'wasm');
+const x=tf.randomNormal([200,768]), w=tf.randomNormal([3072,768]); const b=tf.randomNormal([3072]);
+const t=(name,f)=>{f().dataSync(); const t0=Date.now(); for(let i=0;i<3;i++){const y=f(); y.dataSync(); y.dispose();} console.log(name,(Date.now()-t0)/3,'ms');};
+t('fused transposeB', ()=>tf.fused.matMul({a:x,b:w,transposeB:true,bias:b}));
+t('w x^T', ()=>tf.tidy(()=>tf.matMul(w,x,false,true)));
+const wt=tf.transpose(w); t('pretransposed', ()=>tf.matMul(x,wt));
+t('fused pretransposed', ()=>tf.fused.matMul({a:x,b:wt,bias:b}));
+const x3=x.reshape([1,200,768]), w3=w.reshape([1,3072,768]); t('batched transposeB', ()=>tf.matMul(x3,w3,false,true));
+})();
