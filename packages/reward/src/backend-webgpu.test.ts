@@ -45,4 +45,24 @@ describe('webgpu backend on Dawn null adapter', () => {
     expect((await y.data()).length).toBe(32);
     tf.dispose([x, y]);
   });
+
+  (dawnInstalled() ? it : it.skip)('sums more tensors than the storage-buffer limit without a validation error', async () => {
+    expect(tf.getBackend()).toBe('webgpu');
+    const device = (tf.backend() as unknown as { device: GPUDeviceLike }).device;
+    expect(device.limits.maxStorageBuffersPerShaderStage).toBe(8); // WebGPU's default, as tfjs leaves it
+    const xs = Array.from({ length: 20 }, (_, i) => tf.fill([64], i));
+    device.pushErrorScope('validation');
+    const y = tf.addN(xs);
+    await y.data(); // submits the queued work
+    const err = await device.popErrorScope();
+    expect(err?.message ?? null).toBeNull();
+    expect(y.shape).toEqual([64]);
+    tf.dispose([y, ...xs]);
+  });
 });
+
+interface GPUDeviceLike {
+  limits: { maxStorageBuffersPerShaderStage: number };
+  pushErrorScope(filter: string): void;
+  popErrorScope(): Promise<{ message: string } | null>;
+}

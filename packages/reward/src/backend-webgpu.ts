@@ -110,6 +110,57 @@ function describe(adapter: AdapterLike): string | undefined {
   return parts.length ? parts.join(' / ') : undefined;
 }
 
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+interface WebGPUBackendLike {
+  device?: { limits?: { maxStorageBuffersPerShaderStage?: number } };
+  disposeData(dataId: unknown): void;
+}
+
+let addNChunked = false;
+
+/**
+ * tfjs-backend-webgpu's AddN binds every input as its own storage buffer, and the device it creates
+ * keeps WebGPU's default limit of 8 storage buffers per shader stage (tfjs does not request more), so
+ * tf.addN of more than 7 tensors fails validation (gradient-norm clipping sums one tensor per
+ * parameter). Its Concat already splits its inputs this way; AddN is re-registered to do the same:
+ * sums of at most limit − 1 inputs, then sums of those.
+ */
+function chunkAddN(): void {
+  const k = tf.getKernel('AddN', 'webgpu');
+  if (!k || addNChunked) return;
+  const original = k.kernelFunc;
+  tf.unregisterKernel('AddN', 'webgpu');
+  tf.registerKernel({
+    kernelName: 'AddN',
+    backendName: 'webgpu',
+    kernelFunc: (args: KernelArgs) => {
+      const backend = args.backend as unknown as WebGPUBackendLike;
+      const max = Math.max(2, (backend.device?.limits?.maxStorageBuffersPerShaderStage ?? 8) - 1);
+      let parts = args.inputs as unknown as tf.TensorInfo[];
+      if (parts.length <= max) return original(args);
+      const partial: tf.TensorInfo[] = [];
+      while (parts.length > max) {
+        const next: tf.TensorInfo[] = [];
+        for (let i = 0; i < parts.length; i += max) {
+          const chunk = parts.slice(i, i + max);
+          if (chunk.length === 1) {
+            next.push(chunk[0]);
+            continue;
+          }
+          const sum = original({ ...args, inputs: chunk as unknown as KernelArgs['inputs'] }) as tf.TensorInfo;
+          partial.push(sum);
+          next.push(sum);
+        }
+        parts = next;
+      }
+      const out = original({ ...args, inputs: parts as unknown as KernelArgs['inputs'] });
+      for (const t of partial) backend.disposeData(t.dataId);
+      return out;
+    },
+  });
+  addNChunked = true;
+}
+
 /**
  * Make the tfjs 'webgpu' backend available: load Dawn (optional package), set the WebGPU globals as
  * the package's README does, and register tfjs-backend-webgpu only when Dawn reports an adapter.
@@ -141,6 +192,7 @@ export async function tryWebGPU(dawnOptions: string[] = dawnOptionsFromEnv()): P
     installNavigatorGpu(gpu);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@tensorflow/tfjs-backend-webgpu');
+    chunkAddN();
     if (!tf.findBackendFactory('webgpu')) {
       lastFailure = 'backend webgpu: @tensorflow/tfjs-backend-webgpu was loaded before navigator.gpu existed';
       return false;

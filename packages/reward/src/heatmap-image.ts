@@ -24,7 +24,7 @@ async function grayAt(map: Heatmap, width: number, height: number): Promise<Buff
 /** Grayscale PNG of the heatmap at the given size (255 = 1.0). */
 export async function heatmapPng(map: Heatmap, width: number, height: number): Promise<Buffer> {
   const g = await grayAt(map, width, height);
-  return sharp(g, { raw: { width, height, channels: 1 } }).png().toBuffer();
+  return sharp(g, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
 }
 
 // "Turbo"-like ramp in 5 stops: dark blue → cyan → green → yellow → red. Enough to read hot spots.

@@ -4,18 +4,14 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { initBackend } from '../backend';
 import { RewardModel } from '../rahf/model';
+import { benchOnnx } from './onnx';
 
-// `pnpm bench`: timings of the reward model on this machine (a benchmark, never a test).
-// Each figure is the median of `runs` timed runs after one warm-up run.
+// `pnpm bench`: timings of the reward model on this machine (a benchmark, never a test). Each figure is
+// the median of the timed runs after one warm-up run. Paths: onnxruntime-node (no gradients; scoring)
+// and tfjs on the selected backend (differentiable: forward, scoreGrad).
 
-interface Figure {
-  name: string;
-  median_s: number;
-  runs: number;
-}
-
-async function time(name: string, runs: number, fn: () => Promise<void>, log: (s: string) => void): Promise<Figure> {
-  await fn(); // warm-up: kernel compilation, weight uploads
+async function median(runs: number, fn: () => Promise<void>): Promise<number> {
+  await fn(); // warm-up: kernel set-up, weight uploads
   const ts: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t0 = process.hrtime.bigint();
@@ -23,57 +19,63 @@ async function time(name: string, runs: number, fn: () => Promise<void>, log: (s
     ts.push(Number(process.hrtime.bigint() - t0) / 1e9);
   }
   ts.sort((a, b) => a - b);
-  const f = { name, median_s: ts[Math.floor(ts.length / 2)], runs };
-  log(`${name.padEnd(34)} ${f.median_s.toFixed(3)} s  (median of ${runs})`);
-  return f;
+  return ts[Math.floor(ts.length / 2)];
 }
 
 async function main(): Promise<void> {
   const argv = await yargs(hideBin(process.argv))
     .option('preset', { type: 'string', default: 'paper', choices: ['tiny', 'paper', 'large384'] })
-    .option('backend', { type: 'string' })
+    .option('backend', { type: 'string', describe: 'tfjs backend for the differentiable path' })
     .option('runs', { type: 'number', default: 5 })
-    .option('grad-runs', { type: 'number', default: 3, describe: 'runs for scoreGrad (slow without a fast backend)' })
-    .option('json', { type: 'boolean', default: false })
+    .option('tfjs-runs', { type: 'number', default: 1, describe: 'timed runs on the tfjs path (slow without tfjs-node or a GPU)' })
+    .option('skip-onnx', { type: 'boolean', default: false })
+    .option('skip-tfjs', { type: 'boolean', default: false })
+    .option('json', { type: 'boolean', default: false, describe: 'print the figures as one JSON object on stdout' })
     .strict()
     .parseAsync();
-  const backend = await initBackend(argv.backend);
   const log = (s: string) => process.stderr.write(s + '\n');
-  const model = await RewardModel.fromPreset(argv.preset, { seed: 0 });
-  const size = model.config.imageSize;
-  log(`preset ${argv.preset} (${size}x${size}), backend ${backend}, ${model.params.variables().reduce((a, v) => a + v.size, 0) / 1e6} M parameters`);
-  const prompt = 'a photo of a red cat sitting on a blue sofa next to two green apples';
-  const x1 = tf.randomUniform([1, size, size, 3]) as tf.Tensor4D;
-  const figures: Figure[] = [];
-  figures.push(
-    await time('forward scores, batch 1', argv.runs, async () => {
-      const r = model.forward(tf.sub(tf.mul(x1, 2), 1) as tf.Tensor4D, [prompt], { heatmaps: false });
+  const backend = await initBackend(argv.backend);
+  const out: Record<string, unknown> = { preset: argv.preset, date: new Date().toISOString(), paths: {} };
+  const paths = out.paths as Record<string, Record<string, unknown>>;
+
+  if (!argv['skip-onnx']) {
+    log(`== onnxruntime-node, preset ${argv.preset}`);
+    const f = await benchOnnx({ preset: argv.preset, runs: argv.runs, log });
+    paths.onnxruntime = f as unknown as Record<string, unknown>;
+    out.forward_bs1_s = f.forward_bs1_s;
+    out.forward_bs8_img_per_s = f.forward_bs8_img_per_s;
+    out.forward_heatmaps_bs1_s = f.forward_heatmaps_bs1_s;
+    log(`forward scores bs1 ${f.forward_bs1_s.toFixed(3)} s (${f.forward_bs1_gflops.toFixed(0)} GFLOP/s of ${f.forward_gflop.toFixed(1)} GFLOP), ` +
+      `bs8 ${f.forward_bs8_img_per_s.toFixed(2)} img/s, with heatmaps bs1 ${f.forward_heatmaps_bs1_s?.toFixed(3)} s`);
+  }
+
+  if (!argv['skip-tfjs']) {
+    log(`== tfjs ${backend}, preset ${argv.preset}`);
+    const model = await RewardModel.fromPreset(argv.preset, { seed: 0 });
+    const s = model.config.imageSize;
+    const prompt = 'a photo of a red cat sitting on a blue sofa next to two green apples';
+    const x1 = tf.randomUniform([1, s, s, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
+    const runs = argv['tfjs-runs'];
+    const fwd = await median(runs, async () => {
+      const r = model.forward(model.preprocess(x1), [prompt], { heatmaps: false });
       await Promise.all(Object.values(r.scores).map((t) => t.data()));
       tf.dispose(r as unknown as tf.TensorContainer);
-    }, log),
-  );
-  figures.push(
-    await time('forward scores + heatmaps, batch 1', Math.min(argv.runs, 3), async () => {
-      const r = model.forward(tf.sub(tf.mul(x1, 2), 1) as tf.Tensor4D, [prompt], { heatmaps: true });
-      await Promise.all(Object.values(r.heatmaps ?? {}).map((t) => t.data()));
-      tf.dispose(r as unknown as tf.TensorContainer);
-    }, log),
-  );
-  figures.push(
-    await time('scoreGrad (aesthetics+overall), batch 1', argv['grad-runs'], async () => {
+    });
+    log(`forward scores bs1 ${fwd.toFixed(3)} s`);
+    const grad = await median(runs, async () => {
       const { grad } = await model.scoreGrad(x1, [prompt], { aesthetics: 1, overall: 1 });
       await grad.data();
       grad.dispose();
-    }, log),
-  );
-  const rssMb = process.memoryUsage().rss / 2 ** 20;
-  log(`peak-ish RSS ${rssMb.toFixed(0)} MB`);
-  if (argv.json) {
-    const out: Record<string, unknown> = { preset: argv.preset, backend, image_size: size, rss_mb: rssMb };
-    for (const f of figures) out[f.name] = f.median_s;
-    process.stdout.write(JSON.stringify(out) + '\n');
+    });
+    log(`scoreGrad (aesthetics + overall) bs1 ${grad.toFixed(3)} s`);
+    paths[`tfjs-${backend}`] = { forward_bs1_s: fwd, scoregrad_bs1_s: grad, runs };
+    out.scoregrad_bs1_s = grad;
+    model.dispose();
   }
-  model.dispose();
+  // maxRSS is in kilobytes on Linux.
+  out.peak_rss_mb = process.resourceUsage().maxRSS / 1024;
+  log(`peak RSS ${(out.peak_rss_mb as number).toFixed(0)} MB`);
+  if (argv.json) process.stdout.write(JSON.stringify(out) + '\n');
 }
 
 main().catch((e) => {

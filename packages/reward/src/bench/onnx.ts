@@ -8,12 +8,18 @@ import { exportRahf } from '../onnx/export';
 import { OnnxScorer } from '../onnx/scorer';
 import { exportOnnx } from '../onnx/export';
 import { writeModel } from '../onnx/proto';
+import { BUNDLED_TOKENIZER } from '../bundled';
 
 /*
  * onnxruntime-node figures of a RAHF preset with random weights (a benchmark, not a test): the model
  * is exported to a temporary folder, then scores-only forward at batch 1 and 8, forward with both
  * heatmaps at batch 1, and the same scores through a dynamically int8-quantised export with its
  * deviation from fp32. Each time is the median of `runs` after one warm-up run.
+ *
+ * A yardstick runs between the timed runs: the preset's ViT alone (ViT-B/16 for `paper`, which the
+ * issue measured at 0.137 s on this machine when idle). On a machine shared with other work the
+ * absolute times inflate, but the ratio to the yardstick measured in the same moments stays put, so
+ * `ratio_to_vit` × 0.137 s estimates the idle figure.
  */
 
 export interface BenchOnnxOptions {
@@ -21,7 +27,7 @@ export interface BenchOnnxOptions {
   runs?: number;
   /** intraOpNumThreads (default: number of CPUs). */
   threads?: number;
-  /** tokenizer.json for the preset (default: the parity fixtures' T5 tokenizer). */
+  /** tokenizer.json for the preset (default: the bundled synthetic-world tokenizer). */
   tokenizer?: string;
   /** Include the heatmaps graph (default true). */
   heatmaps?: boolean;
@@ -32,49 +38,63 @@ export interface BenchOnnxOptions {
   log?: (line: string) => void;
 }
 
+export interface Timing {
+  /** Median and fastest of the timed runs, seconds. */
+  median_s: number;
+  min_s: number;
+  /** Median over runs of (this run / the yardstick run just before it). */
+  ratio_to_vit: number;
+}
+
 export interface BenchOnnxFigures {
   preset: string;
   threads: number;
   runs: number;
+  onnxruntime: string;
   /** Encoder sequence length: image tokens + prompt tokens. */
   tokens: number;
-  /** FLOP count used for the GFLOP/s figure (multiply-adds × 2, scores-only forward of one image). */
+  /** FLOPs (multiply-adds × 2) of the scores-only forward of one image, for the GFLOP/s figure. */
   forward_gflop: number;
   export_s: number;
+  /** Seconds to create the scores session (load + graph optimisation). */
+  session_create_s: number;
   forward_bs1_s: number;
   forward_bs8_s: number;
   forward_bs8_img_per_s: number;
   forward_bs1_gflops: number;
   forward_heatmaps_bs1_s?: number;
-  /** Fastest run of each timed figure, in the order above (a busy machine inflates medians). */
-  fastest_s: Record<string, number>;
-  /** The model's ViT alone at batch 1 (ViT-B/16 for `paper`; the issue measured 0.137 s on an idle machine). */
+  /** The yardstick (the preset's ViT alone, batch 1), median seconds. */
   vit_bs1_s: number;
-  /** Seconds to create the scores session (load + graph optimisation). */
-  session_create_s: number;
-  /** 1-minute load average before and after the timed runs (2 cores: above ~2 means other work competed). */
-  load_avg: [number, number];
+  timings: Record<string, Timing>;
   int8?: { forward_bs1_s: number; forward_bs8_img_per_s: number; max_abs_score_diff: number; mean_abs_score_diff: number };
+  /** Size of the exported folder (fp32 graphs), MiB. */
   model_mb: number;
+  /** 1-minute load average before and after (2 cores: above ~2 means other work competed). */
+  load_avg: [number, number];
 }
 
-/** Median (and fastest) of `runs` timed runs after one warm-up run, in seconds. */
-async function timeRuns(runs: number, fn: () => Promise<unknown>): Promise<{ median: number; min: number }> {
+function seconds(t0: bigint): number {
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+/** `runs` timed runs of `fn` after a warm-up, each preceded by one yardstick run. */
+async function timeAgainst(runs: number, fn: () => Promise<unknown>, yardstick: () => Promise<unknown>): Promise<Timing> {
   await fn();
+  await yardstick();
   const ts: number[] = [];
+  const ratios: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
+    let t0 = process.hrtime.bigint();
+    await yardstick();
+    const y = seconds(t0);
+    t0 = process.hrtime.bigint();
     await fn();
-    ts.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    const t = seconds(t0);
+    ts.push(t);
+    ratios.push(t / y);
   }
-  ts.sort((a, b) => a - b);
-  return { median: ts[Math.floor(ts.length / 2)], min: ts[0] };
-}
-
-async function median(runs: number, fn: () => Promise<unknown>, mins?: number[]): Promise<number> {
-  const t = await timeRuns(runs, fn);
-  mins?.push(t.min);
-  return t.median;
+  const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+  return { median_s: med(ts), min_s: Math.min(...ts), ratio_to_vit: med(ratios) };
 }
 
 /** Multiply-add count ×2 of the scores-only forward of one image (ViT + projection + T5 encoder + score heads). */
@@ -111,7 +131,10 @@ export function rahfForwardFlops(model: RewardModel, textTokens: number): number
 }
 
 function dirSize(dir: string): number {
-  return fs.readdirSync(dir).reduce((a, f) => a + fs.statSync(path.join(dir, f)).size, 0);
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile())
+    .reduce((a, e) => a + fs.statSync(path.join(dir, e.name)).size, 0);
 }
 
 export async function benchOnnx(opts: BenchOnnxOptions = {}): Promise<BenchOnnxFigures> {
@@ -119,99 +142,87 @@ export async function benchOnnx(opts: BenchOnnxOptions = {}): Promise<BenchOnnxF
   const runs = opts.runs ?? 5;
   const threads = opts.threads ?? os.cpus().length;
   const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
-  const tokenizer = opts.tokenizer ?? path.resolve(__dirname, '../../test/fixtures/parity/rahf/t5/tokenizer.json');
+  const tokenizer = opts.tokenizer ?? BUNDLED_TOKENIZER;
   const withHeat = opts.heatmaps ?? true;
+  const withInt8 = opts.int8 ?? true;
   const dir = opts.dir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'rahf-onnx-bench-'));
-  // 33 tokens with the fixture tokenizer: 196 + 33 ≈ the ~228-token sequence of the issue's FLOP estimate.
+  // ~33 tokens: 196 + 33 ≈ the ~228-token sequence of the issue's FLOP estimate.
   const prompt = 'a photo of a red cat sitting on a blue sofa next to two green apples';
+  const closers: (() => Promise<void>)[] = [];
   try {
     const model = await RewardModel.fromPreset(preset, { tokenizer, seed: 0 });
+    const config = model.config;
     const textTokens = model.tokenizer.encode(prompt).length;
     const flops = rahfForwardFlops(model, textTokens);
-    const t0 = process.hrtime.bigint();
+    let t0 = process.hrtime.bigint();
     exportRahf(model, path.join(dir, 'model.onnx'), { heatmaps: withHeat, log });
-    const exportS = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (opts.int8 ?? true) exportRahf(model, path.join(dir, 'int8', 'model.onnx'), { quantize: 'int8', log });
-    const s = model.config.imageSize;
-    // The image tower alone, as a yardstick timed alongside: the issue measured ORT ViT-B/16 at batch 1
-    // in 137 ms on this machine when idle, so vit_bs1_s / 0.137 shows how busy the machine was.
+    const exportS = seconds(t0);
+    if (withInt8) exportRahf(model, path.join(dir, 'int8', 'model.onnx'), { quantize: 'int8', log });
     writeModel(exportOnnx(model.vit, 'vit'), path.join(dir, 'vit.onnx'));
     model.dispose();
-    const px = (b: number) => {
-      const x = new Float32Array(b * s * s * 3);
-      for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.37) * 0.9;
-      return x;
-    };
+
+    const s = config.imageSize;
+    const px = (b: number) => Float32Array.from({ length: b * s * s * 3 }, (_, i) => Math.sin(i * 0.37) * 0.9);
     const prompts = (b: number) => Array.from({ length: b }, () => prompt);
-    const x1 = px(1);
-    const x8 = px(8);
-    const mins: number[] = [];
-    const timeScorer = async (sc: OnnxScorer) => {
-      const bs1 = await median(runs, () => sc.run(x1, prompts(1)), mins);
-      const bs8 = await median(runs, () => sc.run(x8, prompts(8)), mins);
-      return { bs1, bs8 };
-    };
-    const load0 = os.loadavg()[0];
-    const tc = process.hrtime.bigint();
-    const sc = await OnnxScorer.create(path.join(dir, 'model.onnx'), { threads });
-    const sessionCreate = Number(process.hrtime.bigint() - tc) / 1e9;
-    const f32 = await timeScorer(sc);
+    const [x1, x8] = [px(1), px(8)];
     const vit = await ort.InferenceSession.create(path.join(dir, 'vit.onnx'), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+    closers.push(() => vit.release());
     const vitFeed = { pixel_values: new ort.Tensor('float32', x1, [1, s, s, 3]) };
-    const vitTime = await timeRuns(runs, () => vit.run(vitFeed));
-    await vit.release();
-    log(`ORT fp32 ViT alone (yardstick): batch 1 ${vitTime.median.toFixed(3)} s`);
-    log(`ORT fp32 scores: batch 1 ${f32.bs1.toFixed(3)} s, batch 8 ${f32.bs8.toFixed(3)} s (${(8 / f32.bs8).toFixed(2)} img/s)`);
+    const yardstick = () => vit.run(vitFeed);
+    const load0 = os.loadavg()[0];
+    t0 = process.hrtime.bigint();
+    const sc = await OnnxScorer.create(path.join(dir, 'model.onnx'), { threads });
+    closers.push(() => sc.dispose());
+    const sessionCreate = seconds(t0);
+    const timings: Record<string, Timing> = {};
+    const time = async (name: string, fn: () => Promise<unknown>) => {
+      const t = await timeAgainst(runs, fn, yardstick);
+      timings[name] = t;
+      log(`${name.padEnd(28)} median ${t.median_s.toFixed(3)} s, fastest ${t.min_s.toFixed(3)} s, ${t.ratio_to_vit.toFixed(2)}× the ViT`);
+      return t;
+    };
+    const bs1 = await time('forward_bs1', () => sc.run(x1, prompts(1)));
+    const bs8 = await time('forward_bs8', () => sc.run(x8, prompts(8)));
+    const vitAlone = await time('vit_bs1', yardstick);
     const figures: BenchOnnxFigures = {
       preset,
       threads,
       runs,
-      tokens: visualTokenCount(model.config) + textTokens,
+      onnxruntime: ortVersion(),
+      tokens: visualTokenCount(config) + textTokens,
       forward_gflop: flops / 1e9,
       export_s: exportS,
-      forward_bs1_s: f32.bs1,
-      forward_bs8_s: f32.bs8,
-      forward_bs8_img_per_s: 8 / f32.bs8,
-      forward_bs1_gflops: flops / 1e9 / f32.bs1,
-      model_mb: dirSize(dir) / 2 ** 20,
-      fastest_s: {},
       session_create_s: sessionCreate,
-      vit_bs1_s: vitTime.median,
+      forward_bs1_s: bs1.median_s,
+      forward_bs8_s: bs8.median_s,
+      forward_bs8_img_per_s: 8 / bs8.median_s,
+      forward_bs1_gflops: flops / 1e9 / bs1.median_s,
+      vit_bs1_s: vitAlone.median_s,
+      timings,
+      model_mb: dirSize(dir) / 2 ** 20,
       load_avg: [load0, 0],
     };
-    figures.fastest_s.forward_bs1_s = mins[0];
-    figures.fastest_s.forward_bs8_s = mins[1];
-    if (withHeat) {
-      figures.forward_heatmaps_bs1_s = await median(runs, () => sc.run(x1, prompts(1), { heatmaps: true }), mins);
-      figures.fastest_s.forward_heatmaps_bs1_s = mins[2];
-      log(`ORT fp32 scores + heatmaps: batch 1 ${figures.forward_heatmaps_bs1_s.toFixed(3)} s`);
-    }
+    if (withHeat) figures.forward_heatmaps_bs1_s = (await time('forward_heatmaps_bs1', () => sc.run(x1, prompts(1), { heatmaps: true }))).median_s;
     const ref = await sc.run(x8, prompts(8));
-    await sc.dispose();
-    if (opts.int8 ?? true) {
+    if (withInt8) {
       const q = await OnnxScorer.create(path.join(dir, 'int8', 'model.onnx'), { threads });
-      const t = await timeScorer(q);
+      closers.push(() => q.dispose());
+      const q1 = await time('int8_forward_bs1', () => q.run(x1, prompts(1)));
+      const q8 = await time('int8_forward_bs8', () => q.run(x8, prompts(8)));
       const got = await q.run(x8, prompts(8));
-      let max = 0;
-      let sum = 0;
-      let cnt = 0;
-      for (const k of SCORE_NAMES) {
-        for (let i = 0; i < 8; i++) {
-          const d = Math.abs(got.scores[k][i] - ref.scores[k][i]);
-          max = Math.max(max, d);
-          sum += d;
-          cnt++;
-        }
-      }
-      await q.dispose();
-      figures.fastest_s.int8_forward_bs1_s = mins[mins.length - 2];
-      figures.fastest_s.int8_forward_bs8_s = mins[mins.length - 1];
-      figures.int8 = { forward_bs1_s: t.bs1, forward_bs8_img_per_s: 8 / t.bs8, max_abs_score_diff: max, mean_abs_score_diff: sum / cnt };
-      log(`ORT int8 scores: batch 1 ${t.bs1.toFixed(3)} s, batch 8 ${(8 / t.bs8).toFixed(2)} img/s, |Δscore| max ${max.toExponential(2)}`);
+      const diffs = SCORE_NAMES.flatMap((k) => Array.from(got.scores[k], (v, i) => Math.abs(v - ref.scores[k][i])));
+      figures.int8 = {
+        forward_bs1_s: q1.median_s,
+        forward_bs8_img_per_s: 8 / q8.median_s,
+        max_abs_score_diff: Math.max(...diffs),
+        mean_abs_score_diff: diffs.reduce((a, b) => a + b, 0) / diffs.length,
+      };
+      log(`int8 scores vs fp32: max |Δ| ${figures.int8.max_abs_score_diff.toExponential(2)}, mean ${figures.int8.mean_abs_score_diff.toExponential(2)}`);
     }
     figures.load_avg[1] = os.loadavg()[0];
     return figures;
   } finally {
+    for (const close of closers) await close().catch(() => undefined);
     if (!opts.dir) fs.rmSync(dir, { recursive: true, force: true });
   }
 }

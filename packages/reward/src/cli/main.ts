@@ -8,6 +8,7 @@ import { runInit } from './init';
 import { runConsolidate } from './consolidate';
 import { runSynth } from './synth';
 import { runEval } from './eval';
+import { runExport } from './export';
 
 interface Common {
   verbose?: boolean;
@@ -131,6 +132,17 @@ export function cli(args: string[]) {
             maxNewTokens: argv['max-new-tokens'],
           }),
         ),
+    )
+    .command(
+      'export',
+      'export a RAHF checkpoint to ONNX for onnxruntime (scores graph, keyword decoder, optional heatmaps)',
+      (y) =>
+        y
+          .option('checkpoint', { type: 'string', describe: 'RAHF checkpoint directory or HF hub id (default: bundled)' })
+          .option('out', { type: 'string', demandOption: true, describe: 'output .onnx file; companion graphs, tokenizer and manifest go beside it' })
+          .option('heatmaps', { type: 'boolean', default: false, describe: 'also write the scores + heatmaps graph' })
+          .option('quantize', { type: 'string', choices: ['int8'], describe: 'dynamic int8 quantisation of MatMul weights' }),
+      (argv) => guarded(argv, () => runExport({ checkpoint: argv.checkpoint, out: argv.out, heatmaps: argv.heatmaps, quantize: argv.quantize as 'int8' | undefined })),
     )
     .demandCommand(1, 'name a command (rahf --help lists them)')
     .strict()

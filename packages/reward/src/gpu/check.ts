@@ -2,26 +2,33 @@
  * GPU check of the differentiable RAHF model on tfjs-backend-webgpu (Dawn in Node). A dev tool for the
  * lent GPU machine, not a test: scripts/build-gpu-check.sh bundles it into .gpu-carry/app/gpu-check.js,
  * which runs there as `bash .gpu-carry/run.sh .gpu-carry/app/gpu-check.js [fixturesDir]` from the repo
- * root (the parity fixtures travel with the repo copy).
+ * root (the parity fixtures travel with the repo copy). In order:
  *
- *   a. initialise webgpu (exit 2 with one line when there is no adapter);
- *   b. kernels: every kernel RAHF dispatches (forward, keyword decoding, losses, gradients, Adam),
- *      recorded on cpu, must be registered on the target backend; then numerics, target vs cpu:
- *      the RAHF parity fixtures (scores / heatmaps / keyword ids / sequence loss vs the PyTorch
- *      reference, scoreGrad and all parameter gradients vs cpu) and the paper preset with random
- *      weights at batch 1 (scores, heatmaps, scoreGrad vs cpu; cpu is slow, so these come last);
- *   c. timings on the target backend (median of ≥ 5 runs after a warm-up);
- *   d. one final JSON line on stdout, also written to $OUT/gpu-check.json after every part;
- *   e. an overall budget (GPU_CHECK_BUDGET_S, default 420 s): parts that no longer fit are skipped
- *      with a note.
+ *   a. initialise webgpu through src/backend.ts (exit 2 with its one-line error without an adapter);
+ *   b. the RAHF parity fixtures on cpu (profiled: the kernels RAHF dispatches) and on the target:
+ *      scores / heatmaps / keyword ids / sequence loss vs the PyTorch reference, scoreGrad and (for the
+ *      multi-head case, one image) every parameter's gradient of a multi-task loss vs cpu; then every
+ *      kernel used (plus an Adam step's) must be registered on the target;
+ *   c. timings on the target (median of GPU_CHECK_RUNS ≥ 5 after a warm-up): a tiny-preset training
+ *      step (batch 4), the paper preset (random weights): scores-only forward at batch 1 and 32,
+ *      forward with heatmaps at batch 1, scoreGrad at batch 1;
+ *   d. paper-size numerics: batch-4 vs batch-1 consistency of the full model on the target, and
+ *      target vs cpu on the paper preset's widths with 2 layers at 16 px (cpu is far too slow for
+ *      the full model: minutes per forward) — scores, heatmaps, scoreGrad; the full model's scores
+ *      vs cpu only when the budget leaves room;
+ *   e. one JSON line on stdout at the end, also written to $OUT/gpu-check.json after every part; an
+ *      overall budget (GPU_CHECK_BUDGET_S, default 420 s): parts that no longer fit are skipped with a
+ *      note. A part that throws is recorded as a failure and the next part runs. Exit code 0 when
+ *      every check passed, 1 otherwise, 2 without webgpu, 3 when the budget watchdog fired.
  *
  * Environment: GPU_CHECK_BACKEND (default webgpu; `cpu` is the dry run for machines without a GPU:
  * every step runs with cpu as the target, the paper-sized parts only with GPU_CHECK_PAPER=1),
  * GPU_CHECK_BUDGET_S, GPU_CHECK_RUNS (timed runs, default 5), GPU_CHECK_PARTS (a comma-separated
- * subset of fixtures,train,timings,parity; paper = timings,parity), GPU_CHECK_PARITY_SIZE (input side
- * of the paper-width parity model, default 64), GPU_CHECK_TRAIN_BATCH (default 4), GPU_CHECK_PRESET (the large model,
- * default paper), RAHF_DAWN_OPTIONS (Dawn toggles; `backend=null` runs the webgpu code path without a
- * GPU, computing garbage, with 512 MB of device memory: use GPU_CHECK_PRESET=tiny there), OUT.
+ * subset of fixtures,train,timings,parity; paper = timings,parity), GPU_CHECK_PARITY_SIZE and
+ * GPU_CHECK_PARITY_LAYERS (input side and depth of the paper-width parity model, default 16 px, 2
+ * layers), GPU_CHECK_TRAIN_BATCH (default 4), GPU_CHECK_PRESET (the large model, default paper),
+ * RAHF_DAWN_OPTIONS (Dawn toggles; `backend=null` runs the webgpu code path without a GPU, computing
+ * garbage, with 512 MB of device memory: use GPU_CHECK_PRESET=tiny GPU_CHECK_TRAIN_BATCH=1), OUT.
  *
  * Reads results with `await t.data()` only: dataSync() of a webgpu tensor needs OffscreenCanvas,
  * which Node lacks.
@@ -37,11 +44,14 @@ import { Params } from '../nn/params';
 import { compare } from '../parity/fixtures';
 import { t5ConfigFromHF } from '../models/t5';
 import { vitConfigFromHF } from '../models/vit';
-import { HEATMAP_NAMES, RahfConfig, SCORE_NAMES, ScoreName, validateRahfConfig } from '../rahf/config';
+import { HEATMAP_NAMES, RahfConfig, SCORE_NAMES, ScoreName, heatmapSize, validateRahfConfig } from '../rahf/config';
 import { initRahfParams } from '../rahf/init';
 import { RewardModel } from '../rahf/model';
 import { getPreset } from '../rahf/presets';
 import { Tokenizer } from '../tokenizer';
+import { disposeBatch } from '../train/data';
+import { LossWeights, TensorBatch, multiTaskLoss as trainLoss } from '../train/loss';
+import { AdamW, clipGlobalNorm } from '../train/optimizer';
 
 type Json = Record<string, unknown>;
 
@@ -214,7 +224,7 @@ interface CaseInput {
 }
 
 /** Scores + heatmaps (MSE to 0.5), the sequence loss: a multi-task loss touching every head. */
-function multiTaskLoss(m: RewardModel, x: tf.Tensor4D, prompts: string[], targets: string[]): tf.Scalar {
+function fixtureLoss(m: RewardModel, x: tf.Tensor4D, prompts: string[], targets: string[]): tf.Scalar {
   const out = m.forward(x, prompts, { heatmaps: true });
   let loss: tf.Tensor = m.sequenceLoss(x, prompts, targets);
   for (const t of SCORE_NAMES) loss = tf.add(loss, tf.mean(tf.square(tf.sub(out.scores[t], 0.5))));
@@ -230,23 +240,30 @@ interface Parts {
   /** Gradients of the multi-task loss for every parameter, on the first `paramGradBatch` images. */
   paramGrads: boolean;
   paramGradBatch?: number;
+  /** Skip the plain forward (scoreGrad returns the scores too). */
+  noForward?: boolean;
+  /** Score weights of scoreGrad (default: all four). */
+  gradWeights?: Partial<Record<ScoreName, number>>;
 }
 
 async function runCase(m: RewardModel, inp: CaseInput, parts: Parts): Promise<Outputs> {
   const x01 = tf.tensor4d(inp.pixels01, inp.shape);
   const x = m.preprocess(x01);
   try {
-    const fwd = m.forward(x, inp.prompts, { heatmaps: parts.heatmaps });
     const out: Outputs = { scores: {} };
-    for (const t of SCORE_NAMES) out.scores[t] = (await fwd.scores[t].data()) as Float32Array;
-    if (fwd.heatmaps) {
-      out.heatmaps = {};
-      for (const t of HEATMAP_NAMES) out.heatmaps[t] = (await fwd.heatmaps[t].data()) as Float32Array;
+    if (!(parts.noForward && parts.grad)) {
+      const fwd = m.forward(x, inp.prompts, { heatmaps: parts.heatmaps });
+      for (const t of SCORE_NAMES) out.scores[t] = (await fwd.scores[t].data()) as Float32Array;
+      if (fwd.heatmaps) {
+        out.heatmaps = {};
+        for (const t of HEATMAP_NAMES) out.heatmaps[t] = (await fwd.heatmaps[t].data()) as Float32Array;
+      }
+      tf.dispose(fwd as unknown as tf.TensorContainer);
     }
-    tf.dispose(fwd as unknown as tf.TensorContainer);
     if (parts.grad) {
-      const g = await m.scoreGrad(x01, inp.prompts, ALL_SCORES);
+      const g = await m.scoreGrad(x01, inp.prompts, parts.gradWeights ?? ALL_SCORES);
       out.gradScores = g.scores;
+      if (parts.noForward) out.scores = g.scores;
       out.grad = (await g.grad.data()) as Float32Array;
       g.grad.dispose();
     }
@@ -260,7 +277,7 @@ async function runCase(m: RewardModel, inp: CaseInput, parts: Parts): Promise<Ou
       const vars = m.params.variables();
       const n = Math.min(parts.paramGradBatch ?? inp.shape[0], inp.shape[0]);
       const xb = n < inp.shape[0] ? tf.slice(x, [0, 0, 0, 0], [n, -1, -1, -1]) : x;
-      const { value, grads } = tf.variableGrads(() => multiTaskLoss(m, xb, inp.prompts.slice(0, n), inp.targets!.slice(0, n)), vars);
+      const { value, grads } = tf.variableGrads(() => fixtureLoss(m, xb, inp.prompts.slice(0, n), inp.targets!.slice(0, n)), vars);
       value.dispose();
       if (xb !== x) xb.dispose();
       out.paramGrads = new Map();
@@ -373,18 +390,25 @@ function fixtureCases(root: string): FixtureCase[] {
 /** Kernels dispatched by the cpu runs of the fixtures (op and customGrad scope names filtered out later). */
 const usedKernels = new Set<string>();
 
-/** Kernels RAHF dispatches (recorded on cpu, plus an Adam step) that the target has not registered. */
+/** Kernels RAHF dispatches (recorded on cpu, plus clipping and an AdamW step) that the target lacks. */
 async function kernelCoverage(): Promise<void> {
   await setBackend('cpu');
-  const opt = tf.train.adam(1e-3);
-  const a = tf.variable(tf.ones([3, 2]), true);
-  const b = tf.variable(tf.ones([2]), true);
-  const prof = await tf.profile(() => {
-    opt.minimize(() => tf.sum(tf.square(tf.add(a, b))) as tf.Scalar, false, [a, b]);
+  const opt = new AdamW();
+  const vars = new Map([
+    ['a', tf.variable(tf.ones([3, 2]), true)],
+    ['b', tf.variable(tf.ones([2]), true)],
+  ]);
+  const prof = await tf.profile(async () => {
+    const { value, grads } = tf.variableGrads(() => tf.sum(tf.square(tf.add(vars.get('a')!, vars.get('b')!))) as tf.Scalar, [...vars.values()]);
+    const byName = new Map([...vars].map(([k, v]) => [v.name, k]));
+    const gm = new Map(Object.entries(grads).map(([n, g]) => [byName.get(n)!, g]));
+    await clipGlobalNorm(gm, 1.0);
+    opt.apply(vars, gm, 1e-3);
+    tf.dispose([value, ...gm.values()]);
     return tf.scalar(0);
   });
   prof.kernelNames.forEach((n) => usedKernels.add(n));
-  tf.dispose([a, b]);
+  tf.dispose([...vars.values()]);
   opt.dispose();
   // Profiles also list op / customGrad scopes; real kernels are those the cpu backend has.
   const used = [...usedKernels].filter((n) => tf.getKernel(n, 'cpu')).sort();
@@ -567,31 +591,56 @@ async function paperTimings(m: RewardModel): Promise<void> {
   timings.memory_after_paper = { numTensors: mem.numTensors, numBytes: mem.numBytes, numBytesInGPU: mem.numBytesInGPU, numBytesInGPUAllocated: mem.numBytesInGPUAllocated };
 }
 
-async function trainTiming(tiny: RewardModel): Promise<void> {
-  // No train step in src/rahf yet: forward + backward through all variables (multi-task loss:
-  // scores, heatmaps, keyword sequence) and a tf.train.adam update, which is what a step does.
-  const m = tiny;
-  const opt = tf.train.adam(1e-4);
+/**
+ * The training step of src/train/trainer.ts on the tiny preset: tf.variableGrads of the multi-task
+ * loss (scores MSE, heatmaps MSE, keyword sequence cross-entropy) through every parameter, global-norm
+ * clipping and the AdamW update. clipGlobalNorm reads its norm with dataSync(), which webgpu in Node
+ * cannot do (OffscreenCanvas): if it throws, that is recorded as a failure and the step is timed
+ * without clipping.
+ */
+async function trainTiming(m: RewardModel): Promise<void> {
   const inp = trainInput(m, TRAIN_BATCH);
-  const x = m.preprocess(tf.tensor4d(inp.pixels01, inp.shape));
-  const vars = m.params.variables();
+  const b = TRAIN_BATCH;
+  const h = heatmapSize(m.config);
+  const batch: TensorBatch = {
+    pixels: m.preprocess(tf.tensor4d(inp.pixels01, inp.shape)),
+    prompts: inp.prompts,
+    targets: inp.targets!,
+    scores: Object.fromEntries(SCORE_NAMES.map((t, k) => [t, tf.tensor1d(hostPixels(b, 31 + k))])) as TensorBatch['scores'],
+    heatmaps: Object.fromEntries(HEATMAP_NAMES.map((t, k) => [t, tf.tensor3d(hostPixels(b * h * h, 41 + k), [b, h, h])])) as TensorBatch['heatmaps'],
+  };
+  const weights: LossWeights = { heatmap: 1, score: 1, keywords: 1 };
+  const vars = new Map(m.params.tensors);
+  const byVarName = new Map([...vars].map(([k, v]) => [v.name, k]));
+  const smallest = [...vars.values()].reduce((a, v) => (v.size < a.size ? v : a));
+  const opt = new AdamW({ weightDecay: 0.01 });
+  let clip = true;
+  const step = async () => {
+    const { value, grads } = tf.variableGrads(() => trainLoss(m, batch, weights).total, [...vars.values()]);
+    const gradMap = new Map<string, tf.Tensor>();
+    for (const [vn, g] of Object.entries(grads)) gradMap.set(byVarName.get(vn) ?? vn, g);
+    await value.data();
+    if (clip) {
+      try {
+        await clipGlobalNorm(gradMap, 1.0);
+      } catch (e) {
+        clip = false;
+        failures.push(`train: clipGlobalNorm on ${TARGET}: ${(e as Error).message.split('\n')[0]}`);
+        note(`clipGlobalNorm failed on ${TARGET} (${(e as Error).message.split('\n')[0]}); timing the step without clipping`);
+      }
+    }
+    opt.apply(vars, gradMap, 1e-4);
+    tf.dispose([value, ...gradMap.values()]);
+    await smallest.data(); // the update has run
+  };
   try {
-    const t = await timeIt(
-      `tiny_train_step_b${TRAIN_BATCH}`,
-      async () => {
-        const loss = opt.minimize(() => multiTaskLoss(m, x, inp.prompts, inp.targets!), true, vars)!;
-        await loss.data();
-        loss.dispose();
-      },
-      20,
-      30,
-    );
+    const t = await timeIt(`tiny_train_step_b${TRAIN_BATCH}`, step, 20, 30);
     if (t) {
       t.images_per_s = r3(TRAIN_BATCH / t.median_s);
-      t.what = 'adam step on scores+heatmaps MSE + keyword sequence loss, all parameters trainable';
+      t.what = `src/train step: variableGrads of multiTaskLoss (heatmap, score, keywords) + ${clip ? 'clipGlobalNorm + ' : ''}AdamW, all ${vars.size} parameters`;
     }
   } finally {
-    tf.dispose([x]);
+    disposeBatch(batch);
     opt.dispose();
   }
 }
@@ -600,21 +649,55 @@ async function trainTiming(tiny: RewardModel): Promise<void> {
 // Paper-preset parity (cpu is single-threaded and slow: last, and each piece only if it fits)
 
 /**
- * A preset's layers (widths, depths, heads) on a smaller input: the cpu reference of the paper model
- * at 224 px takes minutes per forward (tfjs-backend-cpu is single-threaded), at 64 px (4×4 patches,
- * 64×64 heatmaps) seconds, with the same kernels on the same matrix widths. Built as fromPreset does.
+ * A preset's layer widths (hidden sizes, heads, head channels) with fewer layers on a smaller input.
+ * tfjs-backend-cpu is single-threaded and slow (~0.1–0.2 GFLOP/s here on 768-wide matMuls, even
+ * less on convs): the paper model's forward at 224 px takes minutes, its scoreGrad about eight times
+ * that. At 16 px (one patch, 16×16 heatmaps) with 2 ViT and 2 T5 layers every kernel still runs on
+ * the same matrix and channel widths, in seconds. Built as fromPreset does.
  */
-function presetAtSize(name: string, size: number, tokenizerFile: string, seed: number): RewardModel {
+function presetReduced(name: string, size: number, layers: number, tokenizerFile: string, seed: number): RewardModel {
   const preset = getPreset(name);
   preset.imageSize = size;
   preset.vitJson.image_size = size;
+  preset.vitJson.num_hidden_layers = layers;
+  preset.t5Json.num_layers = layers;
+  preset.t5Json.num_decoder_layers = layers;
   const tokenizer = Tokenizer.fromFile(tokenizerFile);
   preset.t5Json.vocab_size = Math.ceil(tokenizer.vocabSize / 128) * 128;
   const config = validateRahfConfig({ ...preset, vit: vitConfigFromHF(preset.vitJson), t5: t5ConfigFromHF(preset.t5Json) });
   return RewardModel.fromParts(config, tokenizer, new Params(initRahfParams(config, seed)));
 }
 
-type Piece = [name: string, parts: { heatmaps: boolean; grad: boolean }, costVsForward: number];
+/**
+ * A check of the full-size model that needs no cpu reference (its forward takes minutes there): a
+ * batch of 4 gives row 0 the scores of the same image alone (prompts are masked, rows independent).
+ * No finite-difference check of scoreGrad here: RAHF's channel RMS norms (eps 1e-8) after ReLUs make
+ * the scores of a randomly initialised model nearly discontinuous (pixel steps of 1e-3 along the
+ * gradient change S 50× more than the gradient predicts; single pixels agree at steps ≤ 3e-3), so
+ * the gradient is compared with cpu on the reduced model instead.
+ */
+async function selfChecks(m: RewardModel): Promise<void> {
+  const rec: Json = {};
+  (result.paper_parity as Json)[`${PAPER_PRESET}@${m.config.imageSize}px self-checks`] = rec;
+  const s = m.config.imageSize;
+  const n = s * s * 3;
+  const px = hostPixels(4 * n, 21);
+  const p1 = prompts(1);
+  const scoresOf = async (data: Float32Array, b: number, pr: string[]) => {
+    const x = tf.tidy(() => m.preprocess(tf.tensor4d(data, [b, s, s, 3])));
+    const out = m.forward(x, pr, { heatmaps: false });
+    const vals = await Promise.all(SCORE_NAMES.map((t) => out.scores[t].data()));
+    tf.dispose([x, out as unknown as tf.TensorContainer]);
+    return vals as Float32Array[];
+  };
+  const one = await scoresOf(px.subarray(0, n), 1, p1);
+  const four = await scoresOf(px, 4, Array(4).fill(p1[0]));
+  // Row mix-ups give O(1) errors; other matMul tilings for other batch sizes give ~1e-6.
+  check(`${PAPER_PRESET} batch4_row0_vs_batch1`, relErr(Float32Array.from(four.map((v) => v[0])), Float32Array.from(one.map((v) => v[0]))), 1e-3, rec);
+  log(`${PAPER_PRESET} self-checks: ${JSON.stringify(rec)}`);
+}
+
+type Piece = [name: string, parts: Pick<Parts, 'heatmaps' | 'grad' | 'gradWeights' | 'noForward'>, costVsForward: number];
 
 /**
  * Target vs cpu on one image, piece by piece, each only if the cpu side fits in the budget. The cpu
@@ -640,7 +723,7 @@ async function paperParity(label: string, cpuModel: RewardModel, tgtModel: Rewar
     const cpuS = (Date.now() - t0) / 1000;
     if (name === 'scores') cpuForwardS = cpuS;
     await setBackend(TARGET);
-    const tgt = await runCase(tgtModel, inp, parts);
+    const tgt = tgtModel === cpuModel ? cpu : await runCase(tgtModel, inp, parts);
     rec[`${name}_cpu_s`] = r3(cpuS);
     check(`${label} ${name}_scores_rel_vs_cpu`, relErr(concatScores(tgt.scores), concatScores(cpu.scores)), TOL_GRAD, rec);
     if (p.heatmaps) check(`${label} heatmaps_rel_vs_cpu`, relErr(concatHeat(tgt.heatmaps!), concatHeat(cpu.heatmaps!)), TOL_GRAD, rec);
@@ -746,7 +829,8 @@ async function main(): Promise<void> {
   } else if (left() < 60) {
     note(`paper preset skipped: ${left().toFixed(0)} s left`);
   } else {
-    const paperSmall = Number(process.env.GPU_CHECK_PARITY_SIZE ?? 64);
+    const small = Number(process.env.GPU_CHECK_PARITY_SIZE ?? 16);
+    const layers = Number(process.env.GPU_CHECK_PARITY_LAYERS ?? 2);
     await part('paper preset', async () => {
       // Built on cpu (seeded random weights), then the same variables on the target.
       await setBackend('cpu');
@@ -761,26 +845,31 @@ async function main(): Promise<void> {
         paperTgt = DRY ? paperCpu : modelFromHost(await hostModel(paperCpu), false);
         if (PARTS.has('timings')) await part('paper timings', () => paperTimings(paperTgt!));
         if (!PARTS.has('parity')) return;
-        // Parity at a small input first (affordable on cpu), at the full size only if time is left.
-        await part(`paper parity ${paperSmall}px`, async () => {
+        if (!DRY || PAPER_PRESET !== 'paper') await part('paper self-checks', () => selfChecks(paperTgt!));
+        // Parity on the preset's widths at a small input first (affordable on cpu); the full model's
+        // scores only when a large budget leaves room for minutes of cpu.
+        const label = `${PAPER_PRESET}-widths@${small}px/${layers}layers`;
+        await part(`parity ${label}`, async () => {
           await setBackend('cpu');
-          const smallCpu = presetAtSize(PAPER_PRESET, paperSmall, tokenizer, 0);
+          const smallCpu = presetReduced(PAPER_PRESET, small, layers, tokenizer, 0);
           await setBackend(TARGET);
           const smallTgt = DRY ? smallCpu : modelFromHost(await hostModel(smallCpu), false);
           try {
-            await paperParity(`${PAPER_PRESET}@${paperSmall}`, smallCpu, smallTgt, [
+            const pieces: Piece[] = [
               ['scores', { heatmaps: false, grad: false }, 1],
-              ['scoreGrad', { heatmaps: false, grad: true }, 3],
-              ['heatmaps', { heatmaps: true, grad: false }, 4],
-            ], DRY ? 10 : 15);
+              ['heatmaps', { heatmaps: true, grad: false }, 2],
+              // One score's head in the backward pass: cpu's conv input-gradient (Reverse of 768-wide
+              // filters) is what makes four heads slow; the trunk's backward is shared by all.
+              ['scoreGrad', { heatmaps: false, grad: true, gradWeights: { overall: 1 }, noForward: true }, 4],
+            ];
+            await paperParity(label, smallCpu, smallTgt, pieces, 10);
           } finally {
             if (smallTgt !== smallCpu) smallTgt.dispose();
             smallCpu.dispose();
           }
         });
-        await part(`paper parity ${paperCpu.config.imageSize}px`, () =>
-          paperParity(`${PAPER_PRESET}@${paperCpu.config.imageSize}`, paperCpu, paperTgt!, [['scores', { heatmaps: false, grad: false }, 1]], 150),
-        );
+        const full = `${PAPER_PRESET}@${paperCpu.config.imageSize}px`;
+        await part(`parity ${full}`, () => paperParity(full, paperCpu, paperTgt!, [['scores', { heatmaps: false, grad: false }, 1]], 300));
       } finally {
         if (paperTgt && paperTgt !== paperCpu) paperTgt.dispose();
         paperCpu.dispose();

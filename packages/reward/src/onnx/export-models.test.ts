@@ -11,8 +11,8 @@ import { loadViT } from '../models/vit';
 import { caseDirs, compare, expectClose } from '../parity/fixtures';
 import { exportOnnx } from './export';
 import { encodeModel } from './proto';
-import { greedyDecode } from './scorer';
-import { exportT5DecoderGraph } from './export-t5';
+import { greedyDecode, greedyDecodeCached } from './scorer';
+import { exportT5CachedStepGraph, exportT5CrossKVGraph } from './export-t5';
 
 // Plain ViT / T5 / CLIP blocks exported to ONNX against the HF outputs stored in the parity fixtures
 // (models/<case>/io.safetensors), within the parity tolerance (1e-4 abs, relative above 1).
@@ -86,13 +86,17 @@ for (const dir of cases) {
       const logits = (await dec.run({ decoder_input_ids: int64(get('decoder_input_ids')), encoder_hidden_states: hidden, encoder_attention_mask: mask })).logits;
       expect(logits.dims).toEqual(get('logits').shape);
       check(`${name}/logits`, logits.data as Float32Array, get('logits').data);
-      // Greedy decoding through the step graph reproduces HF generate (max_new_tokens 6) exactly.
-      const step = await ort.InferenceSession.create(encodeModel(exportT5DecoderGraph(model, { lastOnly: true }).model()));
-      const ids = await greedyDecode(step, hidden, mask, model.config, 6);
+      // Greedy decoding reproduces HF generate (max_new_tokens 6) exactly, through the cache-free
+      // step graph and through the KV-cached pair.
       const want = get('greedy_generate');
       const [rows, cols] = want.shape;
-      expect(ids).toEqual(Array.from({ length: rows }, (_, r) => Array.from(want.data.subarray(r * cols, (r + 1) * cols))));
-      await Promise.all([enc.release(), dec.release(), step.release()]);
+      const expected = Array.from({ length: rows }, (_, r) => Array.from(want.data.subarray(r * cols, (r + 1) * cols)));
+      const step = await session(exportOnnx(model, 't5-decoder-step'));
+      expect(await greedyDecode(step, hidden, mask, model.config, 6)).toEqual(expected);
+      const init = await ort.InferenceSession.create(encodeModel(exportT5CrossKVGraph(model).model()));
+      const cached = await ort.InferenceSession.create(encodeModel(exportT5CachedStepGraph(model, { encoderMask: true }).model()));
+      expect(await greedyDecodeCached(init, cached, hidden, mask, model.config, 6)).toEqual(expected);
+      await Promise.all([enc.release(), dec.release(), step.release(), init.release(), cached.release()]);
       model.dispose();
     });
   }

@@ -139,7 +139,7 @@ export function t5EncoderG(g: GraphBuilder, model: T5Model, x0: string, mask?: s
 
 /**
  * T5 decoder (teacher forced, causal) → logits. `lastOnly`: logits [B, V] of the last position only
- * (the keyword decoder's step graph: no KV cache, the whole prefix is re-run each step); otherwise
+ * (a cache-free decoder step graph: the whole prefix is re-run each step); otherwise
  * [B, Ld, V].
  */
 export function t5DecoderG(g: GraphBuilder, model: T5Model, ids: string, enc: string, encMask: string | undefined, lastOnly: boolean): string {

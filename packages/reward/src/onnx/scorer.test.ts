@@ -93,7 +93,7 @@ for (const c of CASES) {
 
     test('export writes the graphs, tokenizer and manifest', () => {
       const files = fs.readdirSync(path.join(tmp, c.name)).sort();
-      const graphs = ['model.decoder.onnx', 'model.heatmaps.onnx', 'model.onnx', ...(model.config.variant === 'multi_head' ? [] : ['model.encoder.onnx'])];
+      const graphs = ['model.decoder.onnx', 'model.decoder_init.onnx', 'model.heatmaps.onnx', 'model.onnx', ...(model.config.variant === 'multi_head' ? [] : ['model.encoder.onnx'])];
       expect(files).toEqual(expect.arrayContaining([...graphs, 'model.rahf.json', 'tokenizer.json']));
       expect(files.some((f) => f.includes('.tmp-'))).toBe(false);
       expect(scorer.manifest.files.heatmaps).toBe('model.heatmaps.onnx');
@@ -122,26 +122,38 @@ for (const c of CASES) {
       expect(await scorer.generateKeywordIds(px, c.prompts, 8)).toEqual(want);
     });
 
-    test('decoder step logits equal the tfjs teacher-forced decoder on the caption encoding', async () => {
+    test('cached decoder steps give the logits of the tfjs teacher-forced decoder at each position', async () => {
       const out = await scorer.run(px, c.prompts, { caption: true });
-      const dec = await ort.InferenceSession.create(path.join(tmp, c.name, 'model.decoder.onnx'));
+      const dir = path.join(tmp, c.name);
+      const init = await ort.InferenceSession.create(path.join(dir, 'model.decoder_init.onnx'));
+      const step = await ort.InferenceSession.create(path.join(dir, 'model.decoder.onnx'));
+      const cfg = model.config.t5;
       const ids = [
         [0, 5, 17, 3],
         [0, 9, 9, 1],
         [0, 2, 40, 11],
       ];
-      const feeds: Record<string, ort.Tensor> = { decoder_input_ids: int64(ids), encoder_hidden_states: out.encoderHidden! };
-      if (dec.inputNames.includes('encoder_attention_mask')) feeds.encoder_attention_mask = out.captionMask!;
-      const logits = (await dec.run(feeds)).logits;
       const hidden = tf.tensor3d(out.encoderHidden!.data as Float32Array, out.encoderHidden!.dims as [number, number, number]);
       const mask = tf.tensor2d(Int32Array.from(out.captionMask!.data as BigInt64Array, Number), out.captionMask!.dims as [number, number], 'int32');
-      const ref = tf.tidy(() => {
-        const full = model.t5.decode(tf.tensor2d(ids, undefined, 'int32'), hidden, model.config.maskTextPadding ? mask : undefined);
-        return tf.slice(full, [0, 3, 0], [3, 1, -1]).reshape([3, -1]);
-      });
-      check(`${c.name}/decoder last-position logits`, logits.data as Float32Array, ref.dataSync());
-      tf.dispose([hidden, mask, ref]);
-      await dec.release();
+      const full = model.t5.decode(tf.tensor2d(ids, undefined, 'int32'), hidden, model.config.maskTextPadding ? mask : undefined);
+      const cross = await init.run({ encoder_hidden_states: out.encoderHidden! });
+      const feeds: Record<string, ort.Tensor> = { ...cross };
+      const empty = new ort.Tensor('float32', new Float32Array(0), [3, cfg.num_heads, 0, cfg.d_kv]);
+      for (let i = 0; i < cfg.num_decoder_layers; i++) feeds[`past_key_${i}`] = feeds[`past_value_${i}`] = empty;
+      if (step.inputNames.includes('encoder_attention_mask')) feeds.encoder_attention_mask = out.captionMask!;
+      for (let t = 0; t < 4; t++) {
+        feeds.decoder_input_ids = int64(ids.map((r) => [r[t]]));
+        const r = await step.run(feeds);
+        expect(r.present_key_0.dims).toEqual([3, cfg.num_heads, t + 1, cfg.d_kv]);
+        const want = tf.tidy(() => tf.slice(full, [0, t, 0], [3, 1, -1]).reshape([-1]).dataSync());
+        check(`${c.name}/decoder step ${t} logits`, r.logits.data as Float32Array, want);
+        for (let i = 0; i < cfg.num_decoder_layers; i++) {
+          feeds[`past_key_${i}`] = r[`present_key_${i}`];
+          feeds[`past_value_${i}`] = r[`present_value_${i}`];
+        }
+      }
+      tf.dispose([hidden, mask, full]);
+      await Promise.all([init.release(), step.release()]);
     });
   });
 }

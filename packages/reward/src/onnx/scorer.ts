@@ -138,20 +138,89 @@ export async function greedyDecode(
   for (let step = 0; step < maxNewTokens; step++) {
     feeds.decoder_input_ids = int64(rows);
     const logits = (await session.run(feeds)).logits;
-    const v = logits.dims[1];
-    const data = logits.data as Float32Array;
+    const best = argmaxRows(logits);
+    logits.dispose();
     for (let r = 0; r < b; r++) {
       let tok = t5.pad_token_id;
       if (!done[r]) {
-        let best = 0; // first maximum, like torch.argmax
-        for (let j = 1; j < v; j++) if (data[r * v + j] > data[r * v + best]) best = j;
-        tok = best;
+        tok = best[r];
         if (tok === t5.eos_token_id) done[r] = true;
       }
       rows[r].push(tok);
     }
-    logits.dispose();
     if (done.every(Boolean)) break;
+  }
+  return rows;
+}
+
+/** First maximum of each row of logits [B, V] (torch.argmax's tie rule). */
+function argmaxRows(logits: ort.Tensor): number[] {
+  const [b, v] = logits.dims as [number, number];
+  const data = logits.data as Float32Array;
+  const out: number[] = [];
+  for (let r = 0; r < b; r++) {
+    let best = 0;
+    for (let j = 1; j < v; j++) if (data[r * v + j] > data[r * v + best]) best = j;
+    out.push(best);
+  }
+  return out;
+}
+
+/**
+ * Greedy decoding with the KV-cached decoder graphs (export-t5.ts exportT5CrossKVGraph /
+ * exportT5CachedStepGraph), token for token the computation of T5Model.generate: the cross keys and
+ * values are computed once, each step feeds only the newest token and the cache.
+ */
+export async function greedyDecodeCached(
+  init: ort.InferenceSession,
+  step: ort.InferenceSession,
+  encoderHidden: ort.Tensor,
+  encoderMask: ort.Tensor | undefined,
+  t5: Pick<T5Config, 'decoder_start_token_id' | 'eos_token_id' | 'pad_token_id' | 'num_decoder_layers' | 'num_heads' | 'd_kv'>,
+  maxNewTokens: number,
+): Promise<number[][]> {
+  const b = encoderHidden.dims[0];
+  const rows: number[][] = Array.from({ length: b }, () => [t5.decoder_start_token_id]);
+  const done = new Array<boolean>(b).fill(false);
+  const cross = await init.run({ encoder_hidden_states: encoderHidden });
+  const feeds: Record<string, ort.Tensor> = {};
+  const empty = new ort.Tensor('float32', new Float32Array(0), [b, t5.num_heads, 0, t5.d_kv]);
+  for (let i = 0; i < t5.num_decoder_layers; i++) {
+    feeds[`cross_key_${i}`] = cross[`cross_key_${i}`];
+    feeds[`cross_value_${i}`] = cross[`cross_value_${i}`];
+    feeds[`past_key_${i}`] = empty;
+    feeds[`past_value_${i}`] = empty;
+  }
+  if (step.inputNames.includes('encoder_attention_mask')) {
+    if (!encoderMask) throw new Error('greedyDecodeCached: the decoder graph needs encoder_attention_mask');
+    feeds.encoder_attention_mask = encoderMask;
+  }
+  try {
+    for (let s = 0; s < maxNewTokens; s++) {
+      feeds.decoder_input_ids = int64(rows.map((r) => [r[r.length - 1]]));
+      const out = await step.run(feeds);
+      const best = argmaxRows(out.logits);
+      out.logits.dispose();
+      for (let i = 0; i < t5.num_decoder_layers; i++) {
+        if (s > 0) {
+          feeds[`past_key_${i}`].dispose();
+          feeds[`past_value_${i}`].dispose();
+        }
+        feeds[`past_key_${i}`] = out[`present_key_${i}`];
+        feeds[`past_value_${i}`] = out[`present_value_${i}`];
+      }
+      for (let r = 0; r < b; r++) {
+        let tok = t5.pad_token_id;
+        if (!done[r]) {
+          tok = best[r];
+          if (tok === t5.eos_token_id) done[r] = true;
+        }
+        rows[r].push(tok);
+      }
+      if (done.every(Boolean)) break;
+    }
+  } finally {
+    for (const t of Object.values(cross)) t.dispose();
   }
   return rows;
 }
@@ -197,7 +266,7 @@ export class OnnxScorer {
     return scorer;
   }
 
-  private session(part: 'scores' | 'heatmaps' | 'encoder' | 'decoder'): Promise<ort.InferenceSession> {
+  private session(part: keyof Manifest['files']): Promise<ort.InferenceSession> {
     let s = this.sessions.get(part);
     if (!s) {
       const file = this.manifest.files[part];
@@ -267,11 +336,12 @@ export class OnnxScorer {
   }
 
   /**
-   * Greedy keyword decoding through the decoder step graph (see {@link greedyDecode}) from the
-   * caption's encoder output and its token mask.
+   * Greedy keyword decoding through the cached decoder graphs (see {@link greedyDecodeCached}) from
+   * the caption's encoder output and its token mask.
    */
   async generateIds(encoderHidden: ort.Tensor, captionMask: ort.Tensor, maxNewTokens = 100): Promise<number[][]> {
-    return greedyDecode(await this.session('decoder'), encoderHidden, captionMask, this.config.t5, maxNewTokens);
+    const [init, step] = await Promise.all([this.session('decoderInit'), this.session('decoder')]);
+    return greedyDecodeCached(init, step, encoderHidden, captionMask, this.config.t5, maxNewTokens);
   }
 
   /** Generated keyword ids (as RewardModel.generateKeywordIds) for normalised pixels at the model size. */

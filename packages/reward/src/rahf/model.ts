@@ -14,6 +14,7 @@ import { linear } from '../nn/layers';
 import { Params } from '../nn/params';
 import { Tokenizer } from '../tokenizer';
 import { writeFileAtomic } from '../util/atomic';
+import { BUNDLED_TOKENIZER } from '../bundled';
 import {
   HEATMAP_NAMES,
   HeatmapName,
@@ -274,6 +275,7 @@ export class RewardModel {
     let tokenizer: Tokenizer;
     if (opts.tokenizer) tokenizer = await tokenizerFrom(opts.tokenizer, opts.hub);
     else if (t5Dir) tokenizer = Tokenizer.fromDir(t5Dir);
+    else if (fs.existsSync(BUNDLED_TOKENIZER)) tokenizer = Tokenizer.fromFile(BUNDLED_TOKENIZER);
     else throw new Error(`preset "${name}": pass a tokenizer (tokenizer option) or a T5 checkpoint (t5 option)`);
     if (!t5Dir) preset.t5Json.vocab_size = Math.ceil(tokenizer.vocabSize / 128) * 128;
     const config = validateRahfConfig({

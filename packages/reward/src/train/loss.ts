@@ -15,6 +15,16 @@ export interface LossWeights {
 }
 
 export const LOSS_PARTS = ['heatmap', 'score', 'keywords'] as const;
+
+/**
+ * Pixel-wise heatmap loss. `mse` is the paper's. `bce` (cross-entropy with the soft targets) has the same
+ * minimiser — the expected map, E[y | x], for targets in [0, 1] — but its gradient at the logit is p − y,
+ * whereas MSE through the heads' sigmoid multiplies it by p(1 − p): once a from-scratch head has pushed
+ * the (mostly empty) maps towards 0, MSE's gradient on the few hot pixels all but vanishes and the maps
+ * stop learning. BCE is what lets the tiny model learn heatmaps in minutes.
+ */
+export type HeatmapLoss = 'mse' | 'bce';
+export const HEATMAP_LOSSES: readonly HeatmapLoss[] = ['mse', 'bce'];
 export type LossPart = (typeof LOSS_PARTS)[number];
 
 /** A training batch as tensors (pixels normalised for the model, targets on the model's scale). */
@@ -57,13 +67,23 @@ export function parseLossWeights(text: string, defaults: LossWeights): LossWeigh
   return out;
 }
 
+/** Mean binary cross-entropy of probabilities `p` against soft targets `y` in [0, 1] (p clipped to [1e-6, 1 − 1e-6]). */
+export function bce(p: tf.Tensor, y: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const q = tf.clipByValue(p, 1e-6, 1 - 1e-6);
+    const ll = tf.add(tf.mul(y, tf.log(q)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, q))));
+    return tf.neg(tf.mean(ll)) as tf.Scalar;
+  });
+}
+
 /** Mean squared error over every element. */
 export function mse(pred: tf.Tensor, target: tf.Tensor): tf.Scalar {
   return tf.tidy(() => tf.mean(tf.squaredDifference(pred, target)) as tf.Scalar);
 }
 
 /** Weighted loss of the model on a batch (differentiable; call inside tf.variableGrads or tf.tidy). */
-export function multiTaskLoss(model: RewardModel, batch: TensorBatch, w: LossWeights): LossOutput {
+export function multiTaskLoss(model: RewardModel, batch: TensorBatch, w: LossWeights, opts: { heatmapLoss?: HeatmapLoss } = {}): LossOutput {
+  const heatLoss = opts.heatmapLoss === 'bce' ? bce : mse;
   const parts: Partial<Record<LossPart, tf.Scalar>> = {};
   const terms: tf.Scalar[] = [];
   if (w.score > 0 || w.heatmap > 0) {
@@ -84,7 +104,7 @@ export function multiTaskLoss(model: RewardModel, batch: TensorBatch, w: LossWei
           if (pred.shape[1] !== gt.shape[1] || pred.shape[2] !== gt.shape[2]) {
             throw new Error(`heatmap loss: prediction is ${pred.shape[1]}×${pred.shape[2]}, target ${gt.shape[1]}×${gt.shape[2]}`);
           }
-          return mse(pred, gt);
+          return heatLoss(pred, gt);
         });
         return tf.div(tf.addN(per), per.length) as tf.Scalar;
       });

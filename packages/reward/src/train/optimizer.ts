@@ -104,12 +104,15 @@ export class AdamW {
  * Scale gradients so their global L2 norm is at most `maxNorm` (in place in the map); returns the norm
  * before clipping. maxNorm ≤ 0 or Infinity disables clipping.
  */
-export function clipGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): number {
+export async function clipGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): Promise<number> {
+  // Summed in name order: the result must not depend on the map's insertion order (a resumed model
+  // lists its variables in checkpoint order), or a resumed run would drift from an uninterrupted one.
   const norm = tf.tidy(() => {
-    const sq = [...grads.values()].map((g) => tf.sum(tf.square(g)));
+    const sq = [...grads.keys()].sort().map((k) => tf.sum(tf.square(grads.get(k)!)));
     return tf.sqrt(tf.addN(sq));
   });
-  const n = norm.dataSync()[0];
+  // Async read: dataSync() is unavailable on tfjs-webgpu in Node (it needs OffscreenCanvas).
+  const n = (await norm.data())[0];
   norm.dispose();
   if (maxNorm > 0 && Number.isFinite(maxNorm) && n > maxNorm) {
     const scale = maxNorm / (n + 1e-6);

@@ -1,0 +1,244 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { WORLD_MANIFEST, writeSynthWorld } from '../data/synth/world';
+import { presetNames } from '../rahf/presets';
+import { AUGMENT_MODES, AugmentMode } from '../train/augment';
+import { HEATMAP_LOSSES, HeatmapLoss, LossWeights, parseLossWeights } from '../train/loss';
+import { SCHEDULES, ScheduleName } from '../train/schedule';
+import { synthTokenizerFile } from '../train/tokenizer-build';
+import { train, TrainOptions, TrainResult } from '../train/trainer';
+import { UserError } from './errors';
+
+/** `rahf train` options as the CLI gives them (undefined = default). */
+export interface TrainCliOptions {
+  /** Data folder (train.tfrecord + images); default: a synthetic world generated into OUT/data. */
+  data?: string;
+  images?: string;
+  parquet?: string[];
+  captions?: string;
+  out: string;
+  preset?: string;
+  init?: string;
+  variant?: string;
+  tokenizer?: string;
+  initVit?: string;
+  initT5?: string;
+  steps?: number;
+  minutes?: number;
+  batchSize?: number;
+  lr?: number;
+  warmup?: number;
+  schedule?: string;
+  minLr?: number;
+  weightDecay?: number;
+  clipNorm?: number;
+  /** "heatmap=1,score=1,keywords=0.5" */
+  lossWeights?: string;
+  /** mse (the paper's) or bce. */
+  heatmapLoss?: string;
+  augment?: string;
+  freezeBackbone?: boolean;
+  checkpointEvery?: number;
+  keepCheckpoints?: number;
+  evalEvery?: number;
+  evalLimit?: number;
+  resume?: boolean;
+  seed?: number;
+  /** Size and seed of the synthetic world generated when --data is absent. */
+  synthN?: number;
+  synthSeed?: number;
+  progress?: boolean;
+  limit?: number;
+}
+
+export interface TrainCliIO {
+  stderr: (line: string) => void;
+  shouldStop?: () => boolean;
+}
+
+/**
+ * Defaults, tuned for the `tiny` preset on the synthetic world on two CPU cores (see
+ * assets/rahf-tiny/TRAINING.md for what they reach in how long).
+ */
+export const TRAIN_DEFAULTS = {
+  preset: 'tiny',
+  batchSize: 8,
+  lr: 1e-3,
+  warmup: 100,
+  schedule: 'rsqrt' as ScheduleName,
+  weightDecay: 0.01,
+  clipNorm: 1,
+  lossWeights: { heatmap: 10, score: 1, keywords: 0.2 } as LossWeights,
+  heatmapLoss: 'bce' as HeatmapLoss,
+  augment: 'crop' as AugmentMode,
+  checkpointEvery: 200,
+  keepCheckpoints: 2,
+  evalEvery: 0,
+  evalLimit: 64,
+  seed: 0,
+  synthN: 4000,
+  synthSeed: 1,
+};
+
+function posInt(name: string, v: number | undefined, min = 1): void {
+  if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new UserError(`--${name} must be an integer >= ${min}, got ${v}`);
+}
+
+function posNum(name: string, v: number | undefined, allowZero = false): void {
+  if (v !== undefined && !(Number.isFinite(v) && (allowZero ? v >= 0 : v > 0))) {
+    throw new UserError(`--${name} must be a number ${allowZero ? '>= 0' : '> 0'}, got ${v}`);
+  }
+}
+
+/** Validate and complete the options (pure apart from file-existence checks). */
+export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOptions {
+  posInt('steps', o.steps);
+  posNum('minutes', o.minutes);
+  posInt('batch-size', o.batchSize);
+  posNum('lr', o.lr);
+  posInt('warmup', o.warmup, 0);
+  posNum('min-lr', o.minLr, true);
+  posNum('weight-decay', o.weightDecay, true);
+  posNum('clip-norm', o.clipNorm, true);
+  posInt('checkpoint-every', o.checkpointEvery, 0);
+  posInt('keep-checkpoints', o.keepCheckpoints);
+  posInt('eval-every', o.evalEvery, 0);
+  posInt('eval-limit', o.evalLimit);
+  posInt('seed', o.seed, 0);
+  posInt('limit', o.limit);
+  if (o.schedule !== undefined && !(SCHEDULES as readonly string[]).includes(o.schedule)) {
+    throw new UserError(`--schedule must be one of ${SCHEDULES.join(', ')}, got "${o.schedule}"`);
+  }
+  if (o.heatmapLoss !== undefined && !(HEATMAP_LOSSES as readonly string[]).includes(o.heatmapLoss)) {
+    throw new UserError(`--heatmap-loss must be one of ${HEATMAP_LOSSES.join(', ')}, got "${o.heatmapLoss}"`);
+  }
+  if (o.augment !== undefined && !(AUGMENT_MODES as readonly string[]).includes(o.augment)) {
+    throw new UserError(`--augment must be one of ${AUGMENT_MODES.join(', ')}, got "${o.augment}"`);
+  }
+  if (o.variant !== undefined && o.variant !== 'multi_head' && o.variant !== 'augmented_prompt') {
+    throw new UserError(`--variant must be multi_head or augmented_prompt, got "${o.variant}"`);
+  }
+  if (o.preset !== undefined && o.init !== undefined) throw new UserError('give --preset or --init, not both');
+  if (o.init !== undefined && (o.initVit !== undefined || o.initT5 !== undefined)) {
+    throw new UserError('--init-vit / --init-t5 build a preset; they cannot be combined with --init');
+  }
+  if (o.preset !== undefined && !(presetNames() as string[]).includes(o.preset)) {
+    throw new UserError(`--preset must be one of ${presetNames().join(', ')}, got "${o.preset}"`);
+  }
+  if (o.init !== undefined && !fs.existsSync(o.init)) throw new UserError(`--init ${o.init}: no such checkpoint directory`);
+  if (o.tokenizer !== undefined && !fs.existsSync(o.tokenizer)) throw new UserError(`--tokenizer ${o.tokenizer}: no such file`);
+  if (o.steps === undefined && o.minutes === undefined && !o.resume) throw new UserError('give --steps N or --minutes M (or both)');
+  let lossWeights = TRAIN_DEFAULTS.lossWeights;
+  if (o.lossWeights !== undefined) {
+    try {
+      lossWeights = parseLossWeights(o.lossWeights, TRAIN_DEFAULTS.lossWeights);
+    } catch (e) {
+      throw new UserError((e as Error).message);
+    }
+  }
+  const preset = o.init === undefined ? o.preset ?? TRAIN_DEFAULTS.preset : undefined;
+  // A preset without a T5 checkpoint needs a tokenizer: the bundled synthetic-world one.
+  const tokenizer = o.tokenizer ?? (preset !== undefined && o.initT5 === undefined ? synthTokenizerFile() : undefined);
+  return {
+    data,
+    images: o.images,
+    parquet: o.parquet,
+    captions: o.captions,
+    out: o.out,
+    preset,
+    init: o.init,
+    variant: o.variant as TrainOptions['variant'],
+    tokenizer,
+    initVit: o.initVit,
+    initT5: o.initT5,
+    steps: o.steps,
+    minutes: o.minutes,
+    batchSize: o.batchSize ?? TRAIN_DEFAULTS.batchSize,
+    lr: o.lr ?? TRAIN_DEFAULTS.lr,
+    warmup: o.warmup ?? TRAIN_DEFAULTS.warmup,
+    schedule: (o.schedule as ScheduleName | undefined) ?? TRAIN_DEFAULTS.schedule,
+    minLr: o.minLr,
+    weightDecay: o.weightDecay ?? TRAIN_DEFAULTS.weightDecay,
+    clipNorm: o.clipNorm ?? TRAIN_DEFAULTS.clipNorm,
+    lossWeights,
+    heatmapLoss: (o.heatmapLoss as HeatmapLoss | undefined) ?? TRAIN_DEFAULTS.heatmapLoss,
+    augment: (o.augment as AugmentMode | undefined) ?? TRAIN_DEFAULTS.augment,
+    freezeBackbone: o.freezeBackbone ?? false,
+    checkpointEvery: o.checkpointEvery ?? TRAIN_DEFAULTS.checkpointEvery,
+    keepCheckpoints: o.keepCheckpoints ?? TRAIN_DEFAULTS.keepCheckpoints,
+    evalEvery: o.evalEvery ?? TRAIN_DEFAULTS.evalEvery,
+    evalLimit: o.evalLimit ?? TRAIN_DEFAULTS.evalLimit,
+    resume: o.resume ?? false,
+    seed: o.seed ?? TRAIN_DEFAULTS.seed,
+    progress: o.progress,
+    limit: o.limit,
+  };
+}
+
+/** The data folder: --data as given (checked), or a synthetic world generated into OUT/data once. */
+async function ensureData(o: TrainCliOptions, io: TrainCliIO): Promise<string> {
+  if (o.data !== undefined) {
+    if (!fs.existsSync(o.data)) throw new UserError(`--data ${o.data}: no such file or directory`);
+    if (fs.statSync(o.data).isDirectory() && !fs.existsSync(path.join(o.data, 'train.tfrecord'))) {
+      throw new UserError(`--data ${o.data}: no train.tfrecord (a data folder from rahf synth or the RichHF-18K release)`);
+    }
+    return o.data;
+  }
+  const dir = path.join(o.out, 'data');
+  if (fs.existsSync(path.join(dir, WORLD_MANIFEST))) return dir;
+  if (o.resume) throw new UserError(`${o.out}: no data folder to resume with; pass --data`);
+  const n = o.synthN ?? TRAIN_DEFAULTS.synthN;
+  const seed = o.synthSeed ?? TRAIN_DEFAULTS.synthSeed;
+  posInt('synth-n', n, 10);
+  io.stderr(`rahf: no --data; generating a synthetic world (n ${n}, seed ${seed}) into ${dir}`);
+  const s = await writeSynthWorld({ out: dir, n, seed, progress: o.progress !== false });
+  io.stderr(`rahf: synthetic world ready in ${s.seconds.toFixed(1)}s`);
+  return dir;
+}
+
+const defaultIO: TrainCliIO = { stderr: (l) => process.stderr.write(l + '\n') };
+
+/**
+ * `rahf train`: train a RAHF model (multi-task loss, AdamW, warmup + rsqrt/cosine, the paper's
+ * augmentations) with checkpoints, --resume, a progress line and RUN/metrics.jsonl. Returns the exit code.
+ */
+export async function runTrain(opts: TrainCliOptions, io: TrainCliIO = defaultIO): Promise<number> {
+  // Ctrl-C: finish the current step, write a checkpoint and the model, exit; a second Ctrl-C aborts.
+  let stop = false;
+  const onSigint = () => {
+    if (stop) process.exit(130);
+    stop = true;
+    io.stderr('rahf: stopping after this step (checkpoint follows; Ctrl-C again to abort)');
+  };
+  const shouldStop = io.shouldStop ?? (() => stop);
+  if (!io.shouldStop) process.on('SIGINT', onSigint);
+  try {
+    await runTrainResult(opts, { ...io, shouldStop });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+  return 0;
+}
+
+/** As runTrain, returning the result (tests, the demo). */
+export async function runTrainResult(opts: TrainCliOptions, io: TrainCliIO = defaultIO): Promise<TrainResult> {
+  if (!opts.out) throw new UserError('--out is required (the run folder)');
+  if (fs.existsSync(opts.out) && !fs.statSync(opts.out).isDirectory()) throw new UserError(`--out ${opts.out}: exists and is not a directory`);
+  if (opts.resume && opts.data === undefined && !fs.existsSync(path.join(opts.out, 'checkpoints'))) {
+    throw new UserError(`${opts.out}: no checkpoint to resume from`);
+  }
+  // A resumed run reads its data folder from the checkpoint; --data here would only be checked.
+  const data = opts.resume && opts.data === undefined ? '' : await ensureData(opts, io);
+  const resolved = resolveTrainOptions(opts, data);
+  try {
+    return await train(resolved, { log: io.stderr, shouldStop: io.shouldStop });
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    const msg = (e as Error).message ?? String(e);
+    // Input problems (missing files, bad records, a run folder in use) are the user's; keep bugs as they are.
+    if (/no such|already holds|no checkpoint|not a |no train|no records|none of its|diverged|give --|cannot read/.test(msg)) {
+      throw new UserError(msg.split('\n')[0]);
+    }
+    throw e;
+  }
+}

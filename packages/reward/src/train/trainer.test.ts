@@ -1,0 +1,128 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { initBackend } from '../backend';
+import { UserError } from '../cli/errors';
+import { runTrainResult, TrainCliOptions } from '../cli/train';
+import { writeSynthWorld } from '../data/synth/world';
+import { readSafetensors } from '../io/safetensors';
+import { PRESETS } from '../rahf/presets';
+import { RewardModel } from '../rahf/model';
+import { synthTokenizerFile } from './tokenizer-build';
+import { latestCheckpoint, readTrainerState } from './trainer';
+
+// A micro layout (jest gives this file its own copy of the presets module): 32-pixel images, one
+// 16-wide layer per tower, so a step takes tens of milliseconds.
+Object.assign(PRESETS.tiny, {
+  imageSize: 32,
+  heatmapChannels: [4, 4, 4],
+  scoreConv: [8, 4],
+  scoreLinear: [8],
+});
+Object.assign(PRESETS.tiny.vitJson, { image_size: 32, hidden_size: 16, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 32 });
+Object.assign(PRESETS.tiny.t5Json, { d_model: 16, d_kv: 8, d_ff: 32, num_layers: 1, num_decoder_layers: 1, num_heads: 2 });
+
+let tmp: string;
+let data: string;
+const quiet = { stderr: () => undefined };
+
+beforeAll(async () => {
+  await initBackend();
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rahf-train-'));
+  data = path.join(tmp, 'world');
+  await writeSynthWorld({ out: data, n: 30, seed: 3, size: 32, progress: false });
+});
+
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+function base(out: string, extra: Partial<TrainCliOptions> = {}): TrainCliOptions {
+  return {
+    data,
+    out: path.join(tmp, out),
+    batchSize: 4,
+    lr: 3e-3,
+    warmup: 0,
+    lossWeights: 'heatmap=1,score=1,keywords=1',
+    checkpointEvery: 0,
+    progress: false,
+    ...extra,
+  };
+}
+
+const bytes = (t: { data: ArrayBufferView }) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+
+function metrics(run: string): Array<Record<string, number>> {
+  return fs
+    .readFileSync(path.join(tmp, run, 'metrics.jsonl'), 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+}
+
+test('a few steps on a tiny set reduce the loss and write a loadable model', async () => {
+  // Four examples, batch 4, no augmentation: every step sees the same examples.
+  const r = await runTrainResult(base('fit', { steps: 15, limit: 4, augment: 'none' }), quiet);
+  expect(r.step).toBe(15);
+  const m = metrics('fit');
+  expect(m.map((l) => l.step)).toEqual([...Array(15).keys()].map((k) => k + 1));
+  const first = (m[0].loss + m[1].loss) / 2;
+  const last = (m[13].loss + m[14].loss) / 2;
+  expect(last).toBeLessThan(0.85 * first);
+  for (const k of ['heatmap', 'score', 'keywords', 'lr', 'grad_norm', 'elapsed']) expect(typeof m[0][k]).toBe('number');
+  for (const f of ['config.json', 'model.safetensors', 'tokenizer.json']) expect(fs.existsSync(path.join(r.modelDir, f))).toBe(true);
+});
+
+test('--resume continues exactly like an uninterrupted run', async () => {
+  const opts = { steps: 4, checkpointEvery: 2, augment: 'paper', seed: 5 };
+  await runTrainResult(base('full', opts), quiet);
+  await runTrainResult(base('part', { ...opts, steps: 2 }), quiet);
+  const ck = latestCheckpoint(path.join(tmp, 'part'))!;
+  expect(path.basename(ck)).toBe('step-000002');
+  expect(readTrainerState(ck)).toMatchObject({ step: 2, rng: { seed: 5, next_step: 3 }, optimizer: { step: 2 } });
+  for (const f of ['config.json', 'model.safetensors', 'optimizer.safetensors', 'tokenizer.json']) expect(fs.existsSync(path.join(ck, f))).toBe(true);
+  const r = await runTrainResult({ out: path.join(tmp, 'part'), resume: true, steps: 4, progress: false }, quiet);
+  expect(r.step).toBe(4);
+  const full = metrics('full');
+  const part = metrics('part');
+  expect(part.map((l) => l.step)).toEqual([1, 2, 3, 4]);
+  for (const i of [2, 3]) {
+    expect(part[i].loss).toBe(full[i].loss);
+    expect(part[i].keywords).toBe(full[i].keywords);
+  }
+  // The weights after step 4 are bit-identical.
+  const a = readSafetensors(path.join(tmp, 'full', 'model', 'model.safetensors'));
+  const b = readSafetensors(path.join(tmp, 'part', 'model', 'model.safetensors'));
+  expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
+  for (const [k, t] of a) expect(bytes(b.get(k)!).equals(bytes(t))).toBe(true);
+  expect(bytes(a.get('visual_token_projection.weight')!).equals(bytes(readSafetensors(path.join(tmp, 'fit', 'model', 'model.safetensors')).get('visual_token_projection.weight')!))).toBe(false);
+});
+
+test('--freeze-backbone trains only the projection and heads; augmented_prompt trains too', async () => {
+  const r = await runTrainResult(base('frozen', { steps: 2, freezeBackbone: true, lossWeights: 'heatmap=1,score=1,keywords=0' }), quiet);
+  // The same random init the trainer made (seed 0), saved untrained.
+  const init = await RewardModel.fromPreset('tiny', { tokenizer: synthTokenizerFile(), seed: 0 });
+  await init.save(path.join(tmp, 'init'));
+  init.dispose();
+  const a = readSafetensors(path.join(r.modelDir, 'model.safetensors'));
+  const b = readSafetensors(path.join(tmp, 'init', 'model.safetensors'));
+  const same = (k: string) => bytes(a.get(k)!).equals(bytes(b.get(k)!));
+  expect([...a.keys()].filter((k) => k.startsWith('vit.') || k.startsWith('t5.')).every(same)).toBe(true);
+  expect(same('visual_token_projection.weight')).toBe(false);
+  const ap = await runTrainResult(base('aug', { steps: 2, variant: 'augmented_prompt' }), quiet);
+  expect(JSON.parse(fs.readFileSync(path.join(ap.modelDir, 'config.json'), 'utf8')).variant).toBe('augmented_prompt');
+});
+
+test('bad input gives one-line user errors', async () => {
+  const fail = (o: TrainCliOptions) => runTrainResult(o, quiet);
+  await expect(fail(base('x1', { data: path.join(tmp, 'nope'), steps: 1 }))).rejects.toThrow(/--data .*nope: no such file or directory/);
+  await expect(fail(base('x2', { steps: 1, lossWeights: 'heat=1' }))).rejects.toThrow('--loss-weights: unknown part "heat"');
+  await expect(fail(base('x3', { steps: 1, lossWeights: 'score=-2' }))).rejects.toThrow(/score must be a number >= 0/);
+  await expect(fail(base('x4', {}))).rejects.toThrow('give --steps N or --minutes M (or both)');
+  await expect(fail(base('x5', { steps: 1, batchSize: 0 }))).rejects.toThrow('--batch-size must be an integer >= 1, got 0');
+  await expect(fail({ out: path.join(tmp, 'x6'), resume: true, progress: false })).rejects.toThrow(/no checkpoint to resume from/);
+  await expect(fail(base('fit', { steps: 1 }))).rejects.toThrow(/already holds a training run; pass --resume/);
+  await expect(fail(base('x7', { steps: 1, schedule: 'linear' }))).rejects.toThrow('--schedule must be one of rsqrt, cosine, got "linear"');
+  const e = await fail(base('x8', { steps: 1, lossWeights: 'bogus' })).catch((x) => x);
+  expect(e).toBeInstanceOf(UserError);
+  expect(String(e.message)).not.toContain('\n');
+});
