@@ -9,6 +9,8 @@ import { runConsolidate } from './consolidate';
 import { runSynth } from './synth';
 import { runEval } from './eval';
 import { runExport } from './export';
+import { runTrain } from './train';
+import { runDemo } from './demo';
 
 interface Common {
   verbose?: boolean;
@@ -143,6 +145,93 @@ export function cli(args: string[]) {
           .option('heatmaps', { type: 'boolean', default: false, describe: 'also write the scores + heatmaps graph' })
           .option('quantize', { type: 'string', choices: ['int8'], describe: 'dynamic int8 quantisation of MatMul weights' }),
       (argv) => guarded(argv, () => runExport({ checkpoint: argv.checkpoint, out: argv.out, heatmaps: argv.heatmaps, quantize: argv.quantize as 'int8' | undefined })),
+    )
+    .command(
+      'train',
+      'train RAHF (multi-task: heatmaps, scores, keywords) on RichHF-format data or a synthetic world',
+      (y) =>
+        y
+          .option('data', { type: 'string', describe: 'data folder (<split>.tfrecord + images); default: a synthetic world generated into OUT/data' })
+          .option('images', { type: 'string', describe: 'folder of <uid>.<ext> images for a RichHF .tfrecord' })
+          .option('parquet', { type: 'string', array: true, describe: 'Pick-a-Pic parquet files with images and captions' })
+          .option('captions', { type: 'string', describe: 'JSONL of {"uid", "caption"}' })
+          .option('out', { type: 'string', demandOption: true, describe: 'run folder: checkpoints/, model/, metrics.jsonl' })
+          .option('preset', { type: 'string', describe: 'model preset (default tiny)' })
+          .option('init', { type: 'string', describe: 'start from this RAHF checkpoint instead of a preset' })
+          .option('variant', { type: 'string', choices: ['multi_head', 'augmented_prompt'] })
+          .option('tokenizer', { type: 'string', describe: 'tokenizer.json (default: the bundled synthetic-world tokenizer)' })
+          .option('init-vit', { type: 'string', describe: 'HF ViT checkpoint (dir or hub id) for the image tower' })
+          .option('init-t5', { type: 'string', describe: 'HF T5 checkpoint (dir or hub id) for the text tower' })
+          .option('steps', { type: 'number' })
+          .option('minutes', { type: 'number', describe: 'stop after this much wall time' })
+          .option('batch-size', { type: 'number' })
+          .option('lr', { type: 'number' })
+          .option('warmup', { type: 'number' })
+          .option('schedule', { type: 'string', choices: ['rsqrt', 'cosine'] })
+          .option('min-lr', { type: 'number' })
+          .option('weight-decay', { type: 'number' })
+          .option('clip-norm', { type: 'number' })
+          .option('loss-weights', { type: 'string', describe: 'e.g. heatmap=1,score=1,keywords=0.5' })
+          .option('heatmap-loss', { type: 'string', choices: ['mse', 'bce'] })
+          .option('augment', { type: 'string', describe: 'augmentations: paper | crop | none' })
+          .option('freeze-backbone', { type: 'boolean', describe: 'train only the heads (ViT and T5 frozen)' })
+          .option('checkpoint-every', { type: 'number' })
+          .option('keep-checkpoints', { type: 'number' })
+          .option('eval-every', { type: 'number' })
+          .option('eval-limit', { type: 'number' })
+          .option('resume', { type: 'boolean', default: false, describe: 'continue from the latest checkpoint in --out' })
+          .option('seed', { type: 'number' })
+          .option('synth-n', { type: 'number' })
+          .option('synth-seed', { type: 'number' }),
+      (argv) =>
+        guarded(argv, () =>
+          runTrain({
+            data: argv.data,
+            images: argv.images,
+            parquet: argv.parquet as string[] | undefined,
+            captions: argv.captions,
+            out: argv.out,
+            preset: argv.preset,
+            init: argv.init,
+            variant: argv.variant,
+            tokenizer: argv.tokenizer,
+            initVit: argv['init-vit'],
+            initT5: argv['init-t5'],
+            steps: argv.steps,
+            minutes: argv.minutes,
+            batchSize: argv['batch-size'],
+            lr: argv.lr,
+            warmup: argv.warmup,
+            schedule: argv.schedule,
+            minLr: argv['min-lr'],
+            weightDecay: argv['weight-decay'],
+            clipNorm: argv['clip-norm'],
+            lossWeights: argv['loss-weights'],
+            heatmapLoss: argv['heatmap-loss'],
+            augment: argv.augment,
+            freezeBackbone: argv['freeze-backbone'],
+            checkpointEvery: argv['checkpoint-every'],
+            keepCheckpoints: argv['keep-checkpoints'],
+            evalEvery: argv['eval-every'],
+            evalLimit: argv['eval-limit'],
+            resume: argv.resume,
+            seed: argv.seed,
+            synthN: argv['synth-n'],
+            synthSeed: argv['synth-seed'],
+          }),
+        ),
+    )
+    .command(
+      'demo',
+      'generate a small synthetic set, score it with the bundled checkpoint, write overlays, print the evaluation',
+      (y) =>
+        y
+          .option('out', { type: 'string', default: 'demo-out', describe: 'output folder' })
+          .option('n', { type: 'number', default: 200, describe: 'synthetic images to generate' })
+          .option('seed', { type: 'number', default: 7 })
+          .option('checkpoint', { type: 'string', describe: 'checkpoint (default: bundled)' })
+          .option('overlays', { type: 'number', default: 4 }),
+      (argv) => guarded(argv, () => runDemo({ out: argv.out, n: argv.n, seed: argv.seed, checkpoint: argv.checkpoint, overlays: argv.overlays })),
     )
     .demandCommand(1, 'name a command (rahf --help lists them)')
     .strict()

@@ -8,6 +8,7 @@ import { readSafetensors } from '../io/safetensors';
 import { parityDir } from '../parity/fixtures';
 import { HEATMAP_NAMES, SCORE_NAMES } from './config';
 import { countParams, rahfParamShapes } from './init';
+import { BUNDLED_TOKENIZER } from '../bundled';
 import { RewardModel } from './model';
 
 const FIX = parityDir();
@@ -173,7 +174,10 @@ test('towers start from HF checkpoints (ViT interpolated to the preset grid) and
   const vitDir = path.join(FIX, 'models', 'vit_tiny');
   const t5Dir = path.join(FIX, 'models', 't5_tiny_relu');
   await expect(RewardModel.fromPreset('tiny', { t5: t5Dir.replace('t5_tiny_relu', 'nope') })).rejects.toThrow(/nope/);
-  await expect(RewardModel.fromPreset('tiny', {})).rejects.toThrow(/pass a tokenizer/);
+  // Without a tokenizer or a T5 checkpoint the bundled synthetic-world tokenizer is used.
+  const bare = await RewardModel.fromPreset('tiny', {});
+  expect(bare.tokenizer.file).toBe(BUNDLED_TOKENIZER);
+  bare.dispose();
   const m = await RewardModel.fromPreset('tiny', { vit: vitDir, t5: t5Dir, tokenizer: path.join(FIX, 'tokenizer', 'tokenizer.json') });
   try {
     expect(m.config.vit.hidden_size).toBe(32);
