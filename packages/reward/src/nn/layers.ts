@@ -1,23 +1,49 @@
 import * as tf from '@tensorflow/tfjs';
 import { Params } from './params';
 
+/** x·Wᵀ with the transposed copy of W freed at once (left to an enclosing tidy, the copies of all
+ * weights would live together and double the model's memory: the paper preset overflows wasm's 4 GB). */
+function forwardWeightT(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  const wt = tf.transpose(w) as tf.Tensor2D;
+  const y = tf.matMul(x, wt) as tf.Tensor2D;
+  wt.dispose();
+  return y;
+}
+
+// Both inputs differentiable (training): dx = dy W (no transpose at all), dW = dyᵀ x.
+const weightTTrainable = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
+  save([x, w]);
+  return {
+    value: forwardWeightT(x as tf.Tensor2D, w as tf.Tensor2D),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
+      const g = dy as tf.Tensor2D;
+      const gt = tf.transpose(g);
+      const dw = tf.matMul(gt, xs);
+      gt.dispose();
+      return [tf.matMul(g, ws), dw];
+    },
+  };
+}) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+
 /**
  * x Wᵀ for x [N, in] and a PyTorch-layout weight W [out, in], with a gradient that avoids matMul's
  * transpose flags: on tfjs-wasm a transposed operand takes a slow path (≈10× at every size measured:
  * 1.6 s vs 0.2 s for [200,768]×[3072,768]ᵀ), while an explicit transpose of W costs a few percent.
- * Backward: dx = dy W (no transpose at all), dW = dyᵀ x (one explicit transpose of dy).
+ * A frozen weight (a non-trainable variable, as in inference and scoreGrad) is closed over as a
+ * constant, so the backward pass computes dx only and never a weight-sized dW.
  */
-export const matMulWeightT = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.GradSaveFunc) => {
-  save([x, w]);
-  return {
-    value: tf.matMul(x as tf.Tensor2D, tf.transpose(w as tf.Tensor2D)),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
-      const [xs, ws] = saved as [tf.Tensor2D, tf.Tensor2D];
-      const g = dy as tf.Tensor2D;
-      return [tf.matMul(g, ws), tf.matMul(tf.transpose(g), xs)];
-    },
-  };
-}) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
+export function matMulWeightT(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  if (!(w instanceof tf.Variable) || w.trainable) return weightTTrainable(x, w);
+  const f = tf.customGrad(((xi: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([]);
+    return {
+      value: forwardWeightT(xi as tf.Tensor2D, w),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [tf.matMul(dy as tf.Tensor2D, w)],
+    };
+  }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor2D) => tf.Tensor2D;
+  return f(x);
+}
 
 /** y = x Wᵀ + b with a PyTorch-layout weight [out, in]; x may have any number of leading dims. */
 export function linear(x: tf.Tensor, p: Params, name: string, bias = true): tf.Tensor {
