@@ -70,9 +70,19 @@ const deconvCore = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   };
 });
 
+/**
+ * A frozen filter (a non-trainable variable: inference, scoreGrad) takes the plain tfjs op, whose
+ * gradient w.r.t. the input is the native kernel and which never computes a filter gradient — the
+ * custom cores always return one (wasted work, and on wasm the paper preset's filter-gradient conv trapped).
+ */
+function frozen(f: tf.Tensor): boolean {
+  return f instanceof tf.Variable && !f.trainable;
+}
+
 /** PyTorch Conv2d(k3, stride 1, padding 1 / 'same') on NHWC input; filter [3, 3, in, out]. */
 export function conv3x3(x: tf.Tensor4D, filter: tf.Tensor, bias?: tf.Tensor): tf.Tensor4D {
-  const y = conv3x3Core(x, checkFilter(filter)) as tf.Tensor4D;
+  const f = checkFilter(filter);
+  const y = frozen(f) ? tf.conv2d(x, f, 1, 'same') : (conv3x3Core(x, f) as tf.Tensor4D);
   return bias ? tf.add(y, bias) : y;
 }
 
@@ -81,6 +91,8 @@ export function deconv3x3s2(x: tf.Tensor4D, filter: tf.Tensor, bias?: tf.Tensor)
   if (filter.shape[3] !== x.shape[3]) {
     throw new Error(`deconv filter [${filter.shape}] expects ${filter.shape[3]} input channels, got ${x.shape[3]}`);
   }
-  const y = deconvCore(x, checkFilter(filter)) as tf.Tensor4D;
+  const f = checkFilter(filter);
+  const [b, h, w] = x.shape;
+  const y = frozen(f) ? tf.conv2dTranspose(x, f, [b, 2 * h, 2 * w, f.shape[2]], 2, 1) : (deconvCore(x, f) as tf.Tensor4D);
   return bias ? tf.add(y, bias) : y;
 }
