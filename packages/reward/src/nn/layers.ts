@@ -39,7 +39,12 @@ export function matMulWeightT(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
     save([]);
     return {
       value: forwardWeightT(xi as tf.Tensor2D, w),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [tf.matMul(dy as tf.Tensor2D, w)],
+      // dx = dy·W computed as (Wᵀ·dyᵀ)ᵀ: tfjs-wasm keeps XNNPACK's packed copy of a matMul's right
+      // operand for as long as that tensor lives, so W itself as the right operand would pin a second
+      // packed copy of every weight (the paper preset then runs out of wasm memory).
+      gradFunc: (dy: tf.Tensor | tf.Tensor[]) => [
+        tf.tidy(() => tf.transpose(tf.matMul(tf.transpose(w), tf.transpose(dy as tf.Tensor2D)))),
+      ],
     };
   }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor2D) => tf.Tensor2D;
   return f(x);
