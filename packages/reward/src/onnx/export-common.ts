@@ -18,22 +18,56 @@ export function hostData(t: tf.Tensor, fn?: (x: tf.Tensor) => tf.Tensor): { data
   return out;
 }
 
-/** Initializer of a variable as stored (deduplicated per variable and transform tag). */
-export function weight(g: GraphBuilder, v: tf.Tensor, stem: string, transform?: { tag: string; fn: (x: tf.Tensor) => tf.Tensor }): string {
+/**
+ * An export-time weight transform: `fn` on the tfjs tensor for initializers, `graph` as nodes on the
+ * raw parameter input in trainable mode (GraphBuilder.paramNames) — the same arithmetic either way.
+ */
+export interface WeightTransform {
+  tag: string;
+  fn: (x: tf.Tensor) => tf.Tensor;
+  graph: (g: GraphBuilder, x: string) => string;
+}
+
+/** Trainable mode: the graph input of a variable, named by its parameter name (created once). */
+export function paramInput(g: GraphBuilder, v: tf.Tensor): string {
+  const name = g.paramNames!.get(v.id);
+  if (name === undefined) throw new Error(`onnx graph ${g.name}: tensor ${v.id} [${v.shape}] is not a model parameter`);
+  return g.memo(`param:${name}`, () => g.input(name, 'float32', [...v.shape]));
+}
+
+/** Initializer of a variable as stored (deduplicated per variable and transform tag); a graph input in trainable mode. */
+export function weight(g: GraphBuilder, v: tf.Tensor, stem: string, transform?: WeightTransform): string {
   const key = `${v.id}:${transform?.tag ?? ''}`;
+  if (g.paramNames) {
+    return g.memo(`w:${key}`, () => {
+      const x = paramInput(g, v);
+      return transform ? transform.graph(g, x) : x;
+    });
+  }
   const { data, dims } = hostData(v, transform?.fn);
   return g.init(stem, data, dims, key);
 }
 
 /** A PyTorch [out, in] linear weight as the [in, out] MatMul operand. */
 export function linearWeight(g: GraphBuilder, w: tf.Tensor, stem: string): string {
-  return weight(g, w, stem, { tag: 'T', fn: (x) => tf.transpose(x) });
+  return weight(g, w, stem, { tag: 'T', fn: (x) => tf.transpose(x), graph: (gb, x) => gb.transpose(x, [1, 0]) });
 }
 
 /** Several [out_i, in] linear weights fused into one [in, Σ out_i] operand (one MatMul, then Split). */
 export function fusedLinearWeight(g: GraphBuilder, ws: tf.Tensor[], stem: string): string {
   const key = `fused:${ws.map((w) => w.id).join(',')}`;
+  if (g.paramNames) {
+    return g.memo(`w:${key}`, () => g.transpose(g.concat(ws.map((w) => paramInput(g, w)), 0), [1, 0]));
+  }
   const { data, dims } = hostData(ws[0], () => tf.transpose(tf.concat(ws, 0)));
+  return g.init(stem, data, dims, key);
+}
+
+/** Biases of fused linears concatenated (matching {@link fusedLinearWeight}). */
+function fusedBias(g: GraphBuilder, bs: tf.Tensor[], stem: string): string {
+  const key = `fusedbias:${bs.map((t) => t.id).join(',')}`;
+  if (g.paramNames) return g.memo(`w:${key}`, () => g.concat(bs.map((b) => paramInput(g, b)), 0));
+  const { data, dims } = hostData(bs[0], () => tf.concat(bs, 0));
   return g.init(stem, data, dims, key);
 }
 
@@ -50,10 +84,7 @@ export function fusedLinearG(g: GraphBuilder, x: string, p: Params, names: strin
   const ws = names.map((n) => p.get(`${n}.weight`));
   let y = g.matMul(x, fusedLinearWeight(g, ws, `${names[0]}.fused_weight`));
   if (bias) {
-    const b = names.map((n) => p.get(`${n}.bias`));
-    const key = `fusedbias:${b.map((t) => t.id).join(',')}`;
-    const { data, dims } = hostData(b[0], () => tf.concat(b, 0));
-    y = g.add(y, g.init(`${names[0]}.fused_bias`, data, dims, key));
+    y = g.add(y, fusedBias(g, names.map((n) => p.get(`${n}.bias`)), `${names[0]}.fused_bias`));
   }
   return g.split(y, ws.map((w) => w.shape[0]), -1);
 }

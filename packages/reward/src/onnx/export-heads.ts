@@ -12,7 +12,7 @@ import { linearG, rmsNormG, weight } from './export-common';
  */
 
 function filter(g: GraphBuilder, f: tf.Tensor, stem: string): string {
-  return weight(g, f, stem, { tag: 'torch', fn: (x) => tf.transpose(x, TF_TO_TORCH_FILTER) });
+  return weight(g, f, stem, { tag: 'torch', fn: (x) => tf.transpose(x, TF_TO_TORCH_FILTER), graph: (gb, x) => gb.transpose(x, TF_TO_TORCH_FILTER) });
 }
 
 /** PyTorch Conv2d(k3, s1, p1) with bias. */

@@ -66,14 +66,33 @@ function positions(g: GraphBuilder, x: string, axis: number): string {
  * or only the last query position when `lastQuery` (decoder step graphs).
  */
 export function positionBiasG(g: GraphBuilder, table: tf.Tensor, c: T5Config, x: string, bidirectional: boolean, causal: boolean, stem: string): string {
+  const pos = positions(g, x, 1);
+  const rel = g.sub(g.unsqueeze(pos, [0]), g.unsqueeze(pos, [1])); // [Lq, Lk] = key − query
+  if (g.paramNames) return trainablePositionBiasG(g, table, c, rel, bidirectional, causal);
   const { data, C } = biasByDistance(table, c, bidirectional, causal);
   const h = table.shape[1]!;
   const tab = g.init(`${stem}.bias_by_distance`, data, [2 * C + 1, h], `${table.id}:bias:${bidirectional}:${causal}`);
-  const pos = positions(g, x, 1);
-  const rel = g.sub(g.unsqueeze(pos, [0]), g.unsqueeze(pos, [1])); // [Lq, Lk] = key − query
   const idx = g.add(g.op('Min', [g.op('Max', [rel, g.i64(-C)]), g.i64(C)]), g.i64(C));
   const bias = g.op('Gather', [tab, idx], { axis: 0 }); // [L, L, H]
   return g.unsqueeze(g.transpose(bias, [2, 0, 1]), [0]);
+}
+
+/**
+ * Trainable mode: the bias looked up from the table parameter itself (gradients reach it): bucket of
+ * each clipped distance (a constant computed with tfjs's bucket function), Gather from the table, then
+ * the causal mask added in float32 as tfjs adds causalMask.
+ */
+function trainablePositionBiasG(g: GraphBuilder, table: tf.Tensor, c: T5Config, rel: string, bidirectional: boolean, causal: boolean): string {
+  const C = saturation(c, bidirectional);
+  const nb = c.relative_attention_num_buckets;
+  const buckets = Array.from({ length: 2 * C + 1 }, (_, r) => relativePositionBucket(r - C, bidirectional, nb, c.relative_attention_max_distance));
+  const idx = g.add(g.op('Min', [g.op('Max', [rel, g.i64(-C)]), g.i64(C)]), g.i64(C));
+  const bucket = g.op('Gather', [g.i64(buckets), idx], { axis: 0 }); // [Lq, Lk]
+  const bias = g.op('Gather', [weight(g, table, 'relative_attention_bias'), bucket], { axis: 0 }); // [Lq, Lk, H]
+  const b4 = g.unsqueeze(g.transpose(bias, [2, 0, 1]), [0]);
+  if (!causal) return b4;
+  const mask = g.mul(g.cast(g.op('Greater', [rel, g.i64(0)]), 'float32'), g.f32(MASK_VALUE));
+  return g.add(b4, mask);
 }
 
 /**

@@ -14,7 +14,11 @@ export function patchEmbedG(g: GraphBuilder, pixels: string, w: tf.Tensor, bias:
   if (grid * p !== size) throw new Error(`onnx export: image size ${size} is not a multiple of the patch size ${p}`);
   const patches = g.reshape(g.transpose(g.reshape(pixels, [-1, p, grid, p * c]), [0, 2, 1, 3]), [-1, grid * grid, p * p * c]);
   // Conv weight [D, C, P, P] → rows in the (py, px, c) order of the patches → [P·P·C, D].
-  const wm = weight(g, w, `${stem}.weight`, { tag: 'patch', fn: (x) => tf.transpose(tf.transpose(x, [0, 2, 3, 1]).reshape([d, p * p * c])) });
+  const wm = weight(g, w, `${stem}.weight`, {
+    tag: 'patch',
+    fn: (x) => tf.transpose(tf.transpose(x, [0, 2, 3, 1]).reshape([d, p * p * c])),
+    graph: (gb, x) => gb.transpose(gb.reshape(gb.transpose(x, [0, 2, 3, 1]), [d, p * p * c]), [1, 0]),
+  });
   const y = g.matMul(patches, wm);
   return bias ? g.add(y, weight(g, bias, `${stem}.bias`)) : y;
 }

@@ -19,8 +19,24 @@ export class GraphBuilder {
   private readonly keyed = new Map<string, string>();
   private readonly names = new Set<string>();
   private counter = 0;
+  private readonly memos = new Map<string, string>();
+  /**
+   * Trainable export (export-train.ts): tfjs variable id → parameter name. When set, the exporters'
+   * weights become float32 graph inputs named by the parameter (in the model's own layout) and their
+   * export-time transforms become graph nodes, so a gradient graph reaches the raw parameters.
+   */
+  paramNames?: Map<number, string>;
 
   constructor(readonly name: string) {}
+
+  /** The value made once per `key` (later calls return the first one's name). */
+  memo(key: string, make: () => string): string {
+    const hit = this.memos.get(key);
+    if (hit !== undefined) return hit;
+    const v = make();
+    this.memos.set(key, v);
+    return v;
+  }
 
   /** A fresh value name from a readable stem. */
   fresh(stem: string): string {
