@@ -104,7 +104,7 @@ describe('gradient rules against finite differences', () => {
     await gradCheck(g, ['a', 'b', 'c'], { a: f(r, [2, 3, 4]), b: f(r, [4]), c: f(r, [3, 1]) });
   });
 
-  test('Pow (2, 3, 0.5), Sqrt, Exp, Erf, Tanh, Sigmoid, Relu, the RMS norm and GELU patterns', async () => {
+  test('Pow (2, 3, 0.5), Sqrt, Exp, Erf, Tanh, Sigmoid, Relu, Log, Reciprocal, Abs, the RMS norm and GELU patterns', async () => {
     const r = rng(2);
     const g = new GraphBuilder('t');
     const x = g.input('x', 'float32', [3, 5]);
@@ -119,6 +119,9 @@ describe('gradient rules against finite differences', () => {
       g.op('Tanh', [x]),
       g.sigmoid(x),
       g.relu(x),
+      g.op('Log', [p]),
+      g.op('Reciprocal', [p]),
+      g.op('Abs', [x]),
     ];
     outs.forEach((o, i) => g.output(o, `y${i}`, 'float32', [3, 5]));
     const ms = g.op('ReduceMean', [g.op('Pow', [x, g.f32(2)])], { axes: [-1], keepdims: 1 });
@@ -127,12 +130,14 @@ describe('gradient rules against finite differences', () => {
     await gradCheck(g, ['x', 'p'], { x: f(r, [3, 5]), p: f(r, [3, 5], 0.5, 2) }, { eps: 3e-3 });
   });
 
-  test('Softmax, ReduceMean, ReduceSum (axes input, keepdims 0), LayerNormalization with scale and bias', async () => {
+  test('Softmax, LogSoftmax, ReduceMean (also over all axes), ReduceSum (axes input, keepdims 0), LayerNormalization with scale and bias', async () => {
     const r = rng(3);
     const g = new GraphBuilder('t');
     const x = g.input('x', 'float32', [2, 3, 6]);
     g.output(g.op('Softmax', [x], { axis: -1 }), 's1', 'float32', [2, 3, 6]);
     g.output(g.op('Softmax', [x], { axis: 1 }), 's2', 'float32', [2, 3, 6]);
+    g.output(g.op('LogSoftmax', [x], { axis: -1 }), 'ls', 'float32', [2, 3, 6]);
+    g.output(g.op('ReduceMean', [x], { keepdims: 0 }), 'all', 'float32', []);
     g.output(g.op('ReduceMean', [x], { axes: [0, 2], keepdims: 1 }), 'm', 'float32', [1, 3, 1]);
     g.output(g.op('ReduceSum', [x, g.i64([1])], { keepdims: 0 }), 'rs', 'float32', [2, 6]);
     const scale = g.init('ln.w', rand(r, 6, 0.5, 1.5), [6]);

@@ -269,6 +269,16 @@ const RULES: Record<string, Rule> = {
   },
   Sqrt: unary((c, g) => c.e.div(c.e.mul(g, c.e.f32(0.5)), c.node.outputs[0])),
   Exp: unary((c, g) => c.e.mul(g, c.node.outputs[0])),
+  Log: unary((c, g) => c.e.div(g, c.node.inputs[0])),
+  Reciprocal: unary((c, g) => {
+    const y = c.node.outputs[0];
+    return c.e.neg(c.e.mul(g, c.e.mul(y, y)));
+  }),
+  Abs: unary((c, g) => {
+    const x = c.node.inputs[0];
+    const s = c.shape(x);
+    return c.e.mul(g, c.e.op('Sign', [x], s));
+  }),
   Erf: unary((c, g) => {
     const x = c.node.inputs[0];
     const e = c.e;
@@ -295,6 +305,14 @@ const RULES: Record<string, Rule> = {
     const axis = a0 < 0 ? a0 + s.length : a0;
     const e = c.e;
     return e.mul(y, e.sub(g, e.reduceSum(e.mul(g, y), [axis], true)));
+  }),
+  LogSoftmax: unary((c, g) => {
+    const y = c.node.outputs[0];
+    const s = c.shape(y);
+    const a0 = attr(c.node, 'axis', -1);
+    const axis = a0 < 0 ? a0 + s.length : a0;
+    const e = c.e;
+    return e.sub(g, e.mul(e.op('Exp', [y], s), e.reduceSum(g, [axis], true)));
   }),
   ReduceMean: unary((c, g) => reduceGrad(c, g, true)),
   ReduceSum: unary((c, g) => reduceGrad(c, g, false)),

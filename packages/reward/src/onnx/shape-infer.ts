@@ -286,6 +286,7 @@ function inferNode(n: OnnxNode, types: Map<string, ValueType>, consts: Map<strin
     }
     case 'Neg':
     case 'Abs':
+    case 'Sign':
     case 'Sqrt':
     case 'Exp':
     case 'Log':
