@@ -173,6 +173,7 @@ export function cli(args: string[]) {
           .option('clip-norm', { type: 'number' })
           .option('loss-weights', { type: 'string', describe: 'e.g. heatmap=1,score=1,keywords=0.5' })
           .option('heatmap-loss', { type: 'string', choices: ['mse', 'bce'] })
+          .option('engine', { type: 'string', choices: ['ort', 'tfjs', 'auto'], describe: 'gradients by onnxruntime-node (all cores) or tfjs; auto: ort when available' })
           .option('augment', { type: 'string', describe: 'augmentations: paper | crop | none' })
           .option('freeze-backbone', { type: 'boolean', describe: 'train only the heads (ViT and T5 frozen)' })
           .option('checkpoint-every', { type: 'number' })
@@ -208,6 +209,7 @@ export function cli(args: string[]) {
             clipNorm: argv['clip-norm'],
             lossWeights: argv['loss-weights'],
             heatmapLoss: argv['heatmap-loss'],
+            engine: argv.engine,
             augment: argv.augment,
             freezeBackbone: argv['freeze-backbone'],
             checkpointEvery: argv['checkpoint-every'],

@@ -6,7 +6,7 @@ import { AUGMENT_MODES, AugmentMode } from '../train/augment';
 import { HEATMAP_LOSSES, HeatmapLoss, LossWeights, parseLossWeights } from '../train/loss';
 import { SCHEDULES, ScheduleName } from '../train/schedule';
 import { synthTokenizerFile } from '../train/tokenizer-build';
-import { train, TrainOptions, TrainResult } from '../train/trainer';
+import { train, TRAIN_ENGINES, TrainEngine, TrainOptions, TrainResult } from '../train/trainer';
 import { UserError } from './errors';
 
 /** `rahf train` options as the CLI gives them (undefined = default). */
@@ -49,6 +49,8 @@ export interface TrainCliOptions {
   synthSeed?: number;
   progress?: boolean;
   limit?: number;
+  /** ort | tfjs | auto (default auto: onnxruntime-node when it loads and supports the model). */
+  engine?: string;
 }
 
 export interface TrainCliIO {
@@ -112,6 +114,9 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
   if (o.heatmapLoss !== undefined && !(HEATMAP_LOSSES as readonly string[]).includes(o.heatmapLoss)) {
     throw new UserError(`--heatmap-loss must be one of ${HEATMAP_LOSSES.join(', ')}, got "${o.heatmapLoss}"`);
   }
+  if (o.engine !== undefined && !(TRAIN_ENGINES as readonly string[]).includes(o.engine)) {
+    throw new UserError(`--engine must be one of ${TRAIN_ENGINES.join(', ')}, got "${o.engine}"`);
+  }
   if (o.augment !== undefined && !(AUGMENT_MODES as readonly string[]).includes(o.augment)) {
     throw new UserError(`--augment must be one of ${AUGMENT_MODES.join(', ')}, got "${o.augment}"`);
   }
@@ -172,6 +177,7 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
     seed: o.seed ?? TRAIN_DEFAULTS.seed,
     progress: o.progress,
     limit: o.limit,
+    engine: o.engine as TrainEngine | undefined,
   };
 }
 
@@ -236,7 +242,7 @@ export async function runTrainResult(opts: TrainCliOptions, io: TrainCliIO = def
     if (e instanceof UserError) throw e;
     const msg = (e as Error).message ?? String(e);
     // Input problems (missing files, bad records, a run folder in use) are the user's; keep bugs as they are.
-    if (/no such|already holds|no checkpoint|not a |no train|no records|none of its|diverged|give --|cannot read/.test(msg)) {
+    if (/no such|already holds|no checkpoint|not a |no train|no records|none of its|diverged|give --|cannot read|not available/.test(msg)) {
       throw new UserError(msg.split('\n')[0]);
     }
     throw e;

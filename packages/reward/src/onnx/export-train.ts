@@ -110,7 +110,7 @@ export function exportTrainGraph(model: RewardModel, o: TrainGraphOptions): Trai
         return meanAll(g.mul(diff, diff));
       }
       // loss.ts bce: p clipped to [1e-6, 1 − 1e-6], −mean(y log q + (1 − y) log(1 − q)).
-      const q = g.op('Clip', [p, g.f32(1e-6), g.f32(1 - 1e-6)]);
+      const q = g.op('Min', [g.op('Max', [p, g.f32(1e-6)]), g.f32(1 - 1e-6)]); // = Clip, with plain autodiff rules
       const one = g.f32(1);
       const ll = g.add(g.mul(y, g.op('Log', [q])), g.mul(g.sub(one, y), g.op('Log', [g.sub(one, q)])));
       return g.op('Neg', [meanAll(ll)]);
@@ -126,7 +126,8 @@ export function exportTrainGraph(model: RewardModel, o: TrainGraphOptions): Trai
     const caption = g.slice(hidden, 1, nv, 2 ** 62);
     const logits = t5DecoderG(g, model.t5, decIds, caption, mask, false); // [B, T, V]
     const logp = g.op('LogSoftmax', [logits], { axis: -1 });
-    const onehot = g.op('OneHot', [labels, g.i64([c.t5.vocab_size]), g.f32([0, 1])], { axis: -1 });
+    const vocab = g.op('Range', [g.i64(0), g.i64(c.t5.vocab_size), g.i64(1)]);
+    const onehot = g.cast(g.op('Equal', [g.unsqueeze(labels, [2]), vocab]), 'float32'); // [B, T, V]
     const nll = g.op('Neg', [g.op('ReduceSum', [g.mul(logp, onehot), g.i64([2])], { keepdims: 0 })]);
     const sumAll = (t: string) => g.op('ReduceSum', [t], { keepdims: 0 });
     emit('keywords', g.div(sumAll(g.mul(nll, lw)), sumAll(lw)), w.keywords);

@@ -73,7 +73,7 @@ test('a few steps on a tiny set reduce the loss and write a loadable model', asy
 });
 
 test('--resume continues exactly like an uninterrupted run', async () => {
-  const opts = { steps: 4, checkpointEvery: 2, augment: 'paper', seed: 5 };
+  const opts = { steps: 4, checkpointEvery: 2, augment: 'paper', seed: 5, engine: 'ort' };
   await runTrainResult(base('full', opts), quiet);
   await runTrainResult(base('part', { ...opts, steps: 2 }), quiet);
   const ck = latestCheckpoint(path.join(tmp, 'part'))!;
@@ -95,6 +95,22 @@ test('--resume continues exactly like an uninterrupted run', async () => {
   expect([...b.keys()].sort()).toEqual([...a.keys()].sort());
   for (const [k, t] of a) expect(bytes(b.get(k)!).equals(bytes(t))).toBe(true);
   expect(bytes(a.get('visual_token_projection.weight')!).equals(bytes(readSafetensors(path.join(tmp, 'fit', 'model', 'model.safetensors')).get('visual_token_projection.weight')!))).toBe(false);
+});
+
+test('--engine ort and --engine tfjs agree; the first log line names the engine', async () => {
+  const run = async (engine: string) => {
+    const lines: string[] = [];
+    await runTrainResult(base(`engine-${engine}`, { steps: 3, limit: 4, augment: 'none', engine }), { stderr: (l) => lines.push(l) });
+    return { first: lines[0], m: metrics(`engine-${engine}`) };
+  };
+  const ort = await run('ort');
+  const tfjs = await run('tfjs');
+  expect(ort.first).toMatch(/^rahf: engine ort \(onnxruntime-node, \d+ threads\)$/);
+  expect(tfjs.first).toMatch(/^rahf: engine tfjs \(wasm\)$/);
+  // Same init and batches: the first step's losses agree to float rounding, later ones closely.
+  const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+  for (const k of ['loss', 'heatmap', 'score', 'keywords', 'grad_norm']) expect(rel(ort.m[0][k], tfjs.m[0][k])).toBeLessThan(1e-4);
+  expect(rel(ort.m[2].loss, tfjs.m[2].loss)).toBeLessThan(1e-2);
 });
 
 test('--freeze-backbone trains only the projection and heads; augmented_prompt trains too', async () => {
@@ -122,6 +138,10 @@ test('bad input gives one-line user errors', async () => {
   await expect(fail({ out: path.join(tmp, 'x6'), resume: true, progress: false })).rejects.toThrow(/no checkpoint to resume from/);
   await expect(fail(base('fit', { steps: 1 }))).rejects.toThrow(/already holds a training run; pass --resume/);
   await expect(fail(base('x7', { steps: 1, schedule: 'linear' }))).rejects.toThrow('--schedule must be one of rsqrt, cosine, got "linear"');
+  await expect(fail(base('x9', { steps: 1, engine: 'gpu' }))).rejects.toThrow('--engine must be one of ort, tfjs, auto, got "gpu"');
+  await expect(fail(base('x10', { steps: 1, engine: 'ort', variant: 'augmented_prompt' }))).rejects.toThrow(
+    '--engine ort: not available: the augmented_prompt variant has no ONNX training graph',
+  );
   const e = await fail(base('x8', { steps: 1, lossWeights: 'bogus' })).catch((x) => x);
   expect(e).toBeInstanceOf(UserError);
   expect(String(e.message)).not.toContain('\n');

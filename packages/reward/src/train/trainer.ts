@@ -12,8 +12,13 @@
  * Checkpoints are written into a temporary folder and renamed into place, so a crash never leaves a
  * half-written one. Batches are a pure function of (seed, step) (data.ts), so `--resume` from step k
  * continues with exactly the batches, weights and optimizer state an uninterrupted run has at step k.
+ *
+ * Engines: 'tfjs' differentiates multiTaskLoss with tf.variableGrads; 'ort' runs forward and backward
+ * of the same loss in onnxruntime-node (ort-engine.ts: every core instead of tfjs-wasm's one thread).
+ * Either way the gradients go through the same clipping and AdamW on the tfjs variables.
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
@@ -26,6 +31,7 @@ import { AugmentMode, augmentConfig } from './augment';
 import { batchIndices, disposeBatch, HostBatch, loadTrainSet, makeBatch, toTensors, TrainExample } from './data';
 import { HeatmapLoss, LOSS_PARTS, LossPart, LossWeights, multiTaskLoss } from './loss';
 import { AdamW, clipGlobalNorm } from './optimizer';
+import { OrtTrainEngine, ortUnsupported } from './ort-engine';
 import { cosineProgress, learningRate, ScheduleName } from './schedule';
 
 export interface TrainOptions {
@@ -77,7 +83,12 @@ export interface TrainOptions {
   progress?: boolean;
   /** Limit of training examples loaded (tests). */
   limit?: number;
+  /** Where gradients are computed: onnxruntime-node, tfjs, or auto (ORT when it can run the model). */
+  engine?: TrainEngine;
 }
+
+export type TrainEngine = 'ort' | 'tfjs' | 'auto';
+export const TRAIN_ENGINES: readonly TrainEngine[] = ['ort', 'tfjs', 'auto'];
 
 export interface TrainIO {
   /** One progress / status line (stderr in the CLI). */
@@ -248,17 +259,42 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
     if (!resumeDir) throw new Error(`${opts.out}: no checkpoint to resume from (expected ${path.join(opts.out, CKPT_DIR, LATEST)})`);
     saved = readTrainerState(resumeDir);
     // The run's own options, except how long to go on.
-    o = { ...saved.options, steps: opts.steps ?? saved.options.steps, minutes: opts.minutes ?? saved.options.minutes, resume: true, out: opts.out, progress: opts.progress };
+    o = {
+      ...saved.options,
+      steps: opts.steps ?? saved.options.steps,
+      minutes: opts.minutes ?? saved.options.minutes,
+      engine: opts.engine ?? saved.options.engine,
+      resume: true,
+      out: opts.out,
+      progress: opts.progress,
+    };
     startStep = saved.step;
     elapsedBefore = saved.elapsed;
     truncateMetrics(metricsFile, startStep);
-    io.log(`rahf: resuming ${opts.out} from ${path.basename(resumeDir)} (step ${startStep}, ${formatDuration(elapsedBefore)} trained)`);
   } else if (latestCheckpoint(opts.out)) {
     throw new Error(`${opts.out}: already holds a training run; pass --resume to continue it or choose a new --out`);
   } else {
     fs.rmSync(metricsFile, { force: true });
   }
   if (o.steps === undefined && o.minutes === undefined) throw new Error('give --steps or --minutes (or both)');
+
+  const model = await buildModel(o, resumeDir);
+  let engine: 'ort' | 'tfjs' = 'tfjs';
+  {
+    const want = o.engine ?? 'auto';
+    const why = want === 'tfjs' ? undefined : ortUnsupported(model);
+    if (want === 'ort' && why) {
+      model.dispose();
+      throw new Error(`--engine ort: not available: ${why}`);
+    }
+    engine = want === 'tfjs' || why ? 'tfjs' : 'ort';
+    io.log(
+      engine === 'ort'
+        ? `rahf: engine ort (onnxruntime-node, ${os.cpus().length} threads)`
+        : `rahf: engine tfjs (${tf.getBackend()})${want === 'auto' && why ? `: ${why}` : ''}`,
+    );
+  }
+  if (resumeDir) io.log(`rahf: resuming ${opts.out} from ${path.basename(resumeDir)} (step ${startStep}, ${formatDuration(elapsedBefore)} trained)`);
 
   const t0 = Date.now();
   const set = await loadTrainSet({ data: o.data, split: 'train', images: o.images, parquet: o.parquet, captions: o.captions, limit: o.limit });
@@ -274,8 +310,8 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
       ` loaded in ${((Date.now() - t0) / 1000).toFixed(1)}s`,
   );
 
-  const model = await buildModel(o, resumeDir);
   const opt = new AdamW({ weightDecay: o.weightDecay });
+  let ort: OrtTrainEngine | undefined;
   try {
     const c = model.config;
     const vars = model.params.tensors;
@@ -296,6 +332,20 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
       augment: augmentConfig(o.augment),
       seed: o.seed,
     };
+    if (engine === 'ort') {
+      // Texts padded to the training set's longest, so one graph (static shapes) serves every step.
+      const len = (texts: string[]) => texts.reduce((m, t) => Math.max(m, model.tokenizer.encodeBatch([t], { maxLength: c.maxTextTokens }).ids[0].length), 1);
+      const t1 = Date.now();
+      ort = await OrtTrainEngine.create(model, {
+        batch: o.batchSize,
+        textLen: len(train.map((e) => e.caption)),
+        targetLen: len(train.map((e) => e.target)),
+        weights: o.lossWeights,
+        heatmapLoss: o.heatmapLoss,
+        trainable: trainNames,
+      });
+      io.log(`rahf: ORT training graph ready in ${((Date.now() - t1) / 1000).toFixed(1)}s`);
+    }
     const budget = o.minutes !== undefined ? o.minutes * 60 : undefined;
     const state = (step: number, elapsed: number): TrainerState => ({
       step,
@@ -339,30 +389,19 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
       const lr = learningRate({ name: o.schedule, lr: o.lr, warmup: o.warmup, minLr: o.minLr }, step, progress);
       const hb = await (next ?? prepare(step));
       next = undefined;
-      const tb = toTensors(hb);
-      const parts: Partial<Record<LossPart, tf.Scalar>> = {};
-      const { value, grads } = tf.variableGrads(() => {
-        const out = multiTaskLoss(model, tb, o.lossWeights, { heatmapLoss: o.heatmapLoss });
-        for (const p of LOSS_PARTS) if (out.parts[p]) parts[p] = tf.keep(out.parts[p]!);
-        return out.total;
-      }, varList);
       // Start the next batch's host work before waiting on this step's numbers.
       const willContinue = !(o.steps !== undefined && step >= o.steps);
-      if (willContinue) next = prepare(step + 1);
-      const gradMap = new Map<string, tf.Tensor>();
-      for (const [vn, g] of Object.entries(grads)) gradMap.set(byVarName.get(vn)!, g);
-      const loss = (await value.data())[0];
+      const queueNext = () => {
+        if (willContinue) next = prepare(step + 1);
+      };
+      const { loss, partVals, gradMap } = ort ? await ortStep(ort, hb, vars, queueNext) : await tfjsStep(model, hb, o, varList, byVarName, queueNext);
       if (!Number.isFinite(loss)) {
-        tf.dispose([value, ...gradMap.values(), ...Object.values(parts)]);
-        disposeBatch(tb);
+        tf.dispose([...gradMap.values()]);
         throw new Error(`training diverged at step ${step}: loss is ${loss} (lower --lr or raise --warmup)`);
       }
       const gradNorm = await clipGlobalNorm(gradMap, o.clipNorm);
       opt.apply(vars, gradMap, lr);
-      const partVals: Partial<Record<LossPart, number>> = {};
-      for (const p of LOSS_PARTS) if (parts[p]) partVals[p] = (await parts[p]!.data())[0];
-      tf.dispose([value, ...gradMap.values(), ...Object.values(parts)]);
-      disposeBatch(tb);
+      tf.dispose([...gradMap.values()]);
 
       windowImgs += hb.size;
       const now = Date.now();
@@ -412,7 +451,52 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
     io.log(`rahf: ${stoppedBy === 'signal' ? 'stopped' : 'done'} at step ${step} after ${formatDuration(total)}; model in ${modelDir}`);
     return { step, seconds: total, modelDir, last, stoppedBy };
   } finally {
+    await ort?.release();
     opt.dispose();
     model.dispose();
   }
+}
+
+interface StepOutput {
+  loss: number;
+  partVals: Partial<Record<LossPart, number>>;
+  /** Gradients by parameter name (caller disposes). */
+  gradMap: Map<string, tf.Tensor>;
+}
+
+/** Loss and gradients with tf.variableGrads; `started` runs once the step's work is queued. */
+async function tfjsStep(
+  model: RewardModel,
+  hb: HostBatch,
+  o: TrainOptions,
+  varList: tf.Variable[],
+  byVarName: Map<string, string>,
+  started: () => void,
+): Promise<StepOutput> {
+  const tb = toTensors(hb);
+  const parts: Partial<Record<LossPart, tf.Scalar>> = {};
+  const { value, grads } = tf.variableGrads(() => {
+    const out = multiTaskLoss(model, tb, o.lossWeights, { heatmapLoss: o.heatmapLoss });
+    for (const p of LOSS_PARTS) if (out.parts[p]) parts[p] = tf.keep(out.parts[p]!);
+    return out.total;
+  }, varList);
+  started();
+  const gradMap = new Map<string, tf.Tensor>();
+  for (const [vn, g] of Object.entries(grads)) gradMap.set(byVarName.get(vn)!, g);
+  const loss = (await value.data())[0];
+  const partVals: Partial<Record<LossPart, number>> = {};
+  for (const p of LOSS_PARTS) if (parts[p]) partVals[p] = (await parts[p]!.data())[0];
+  tf.dispose([value, ...Object.values(parts)]);
+  disposeBatch(tb);
+  return { loss, partVals, gradMap };
+}
+
+/** Loss and gradients from onnxruntime (host arrays wrapped as tensors for the tfjs optimizer). */
+async function ortStep(engine: OrtTrainEngine, hb: HostBatch, vars: Map<string, tf.Variable>, started: () => void): Promise<StepOutput> {
+  const run = engine.step(hb);
+  started();
+  const r = await run;
+  const gradMap = new Map<string, tf.Tensor>();
+  for (const [k, g] of r.grads) gradMap.set(k, tf.tensor(g, vars.get(k)!.shape, 'float32'));
+  return { loss: r.loss, partVals: r.parts, gradMap };
 }

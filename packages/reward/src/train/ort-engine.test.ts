@@ -1,0 +1,77 @@
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../backend';
+import { RewardModel } from '../rahf/model';
+import { syntheticBatch, tensorBatch } from '../testing/train-batch';
+import { LOSS_PARTS, LossWeights, multiTaskLoss } from './loss';
+import { OrtTrainEngine } from './ort-engine';
+import { synthTokenizerFile } from './tokenizer-build';
+
+// One ORT training step (loss graph + autodiff backward) against tf.variableGrads of multiTaskLoss on
+// a random `tiny` model: loss parts and the gradient of every parameter.
+
+let model: RewardModel;
+beforeAll(async () => {
+  await initBackend();
+  model = await RewardModel.fromPreset('tiny', { tokenizer: synthTokenizerFile(), seed: 5, trainable: true });
+});
+afterAll(() => model.dispose());
+
+const measured: string[] = [];
+afterAll(() => console.log(`ORT vs tfjs gradients (relative L2 error per parameter):\n${measured.join('\n')}`));
+
+async function check(label: string, weights: LossWeights, heatmapLoss: 'bce' | 'mse', b: number, trainable: string[]): Promise<void> {
+  const hb = syntheticBatch(model, b, 10 + b);
+  const engine = await OrtTrainEngine.create(model, { batch: b, textLen: 40, targetLen: 48, weights, heatmapLoss, trainable, threads: 2 });
+  const got = await engine.step(hb);
+  await engine.release();
+
+  const vars = trainable.map((k) => model.params.tensors.get(k)!);
+  const names = new Map(trainable.map((k) => [model.params.tensors.get(k)!.name, k]));
+  const tb = tensorBatch(model, hb);
+  const parts: Record<string, number> = {};
+  const { value, grads } = tf.variableGrads(() => {
+    const out = multiTaskLoss(model, tb, weights, { heatmapLoss });
+    for (const p of LOSS_PARTS) if (out.parts[p]) parts[p] = out.parts[p]!.dataSync()[0];
+    return out.total;
+  }, vars);
+  const loss = value.dataSync()[0];
+  expect(Math.abs(got.loss - loss) / loss).toBeLessThan(1e-5);
+  expect(Object.keys(got.parts).sort()).toEqual(Object.keys(parts).sort());
+  for (const [k, v] of Object.entries(got.parts)) expect(Math.abs(v! - parts[k]) / parts[k]).toBeLessThan(1e-5);
+
+  // Per parameter: ‖ort − tfjs‖ / ‖tfjs‖, with the denominator floored at 1e-4 of the largest
+  // gradient norm (some gradients are zero up to rounding, e.g. attention key biases, which softmax cancels).
+  const norm = (a: ArrayLike<number>, b?: ArrayLike<number>) => {
+    let s = 0;
+    for (let i = 0; i < a.length; i++) s += (a[i] - (b ? b[i] : 0)) ** 2;
+    return Math.sqrt(s);
+  };
+  const want = new Map(Object.entries(grads).map(([vn, g]) => [names.get(vn)!, g.dataSync() as Float32Array]));
+  const floor = 1e-4 * Math.max(...[...want.values()].map((w) => norm(w)));
+  const errs: [string, number][] = [];
+  for (const [name, w] of want) {
+    const have = got.grads.get(name);
+    if (!have) {
+      expect([name, norm(w)]).toEqual([name, 0]); // ORT reports no gradient only where the loss does not reach
+      continue;
+    }
+    expect(have.length).toBe(w.length);
+    errs.push([name, norm(have, w) / Math.max(norm(w), floor)]);
+  }
+  errs.sort((a, b) => b[1] - a[1]);
+  measured.push(`${label}: ${errs.length} gradients, worst ${errs[0][0]} ${errs[0][1].toExponential(2)}`);
+  tf.dispose([value, ...Object.values(grads), tb.pixels, ...Object.values(tb.scores), ...Object.values(tb.heatmaps)]);
+  expect(errs.length).toBeGreaterThan(0);
+  expect(errs[0][1]).toBeLessThan(1e-3);
+}
+
+const all = () => [...model.params.tensors.keys()];
+
+test('gradients of the full objective equal tf.variableGrads (bce heatmaps, keywords)', async () => {
+  await check('full', { heatmap: 10, score: 1, keywords: 0.2 }, 'bce', 2, all());
+});
+
+test('gradients with mse heatmaps, no keywords, frozen backbone', async () => {
+  const heads = all().filter((k) => !k.startsWith('vit.') && !k.startsWith('t5.'));
+  await check('mse heads', { heatmap: 1, score: 1, keywords: 0 }, 'mse', 2, heads);
+});
