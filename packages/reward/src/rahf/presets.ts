@@ -103,7 +103,9 @@ export const PRESETS: Record<PresetName, RahfPreset> = {
     vitJson: vitJson(64, 2, 4, 128, 128),
     t5Json: t5Json(64, 16, 128, 2, 4, T5_BASE_VOCAB),
     heatmapChannels: [32, 16, 8],
-    scoreConv: youweiliangScoreConv(64),
+    // Not youweiliang's d>>k ladder: at d = 64 its last conv has ONE channel, and the channel RMS norm after it
+    // turns a one-channel map into sign(x)·scale — zero gradient to everything below the score head.
+    scoreConv: [64, 32, 16],
     scoreLinear: [64, 32],
     keepClsInEncoder: false,
     maskTextPadding: true,
