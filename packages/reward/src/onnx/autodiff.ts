@@ -32,7 +32,8 @@ import { ConstInt, ValueType, inferShapes, size, sliceParams } from './shape-inf
  *   transposed copy of a weight is ever made;
  * - LayerNormalization asks the forward node for its Mean and InvStdDev outputs and writes the backward
  *   as (ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))·rstd with ĝ = g·scale;
- * - Conv's input gradient is a ConvTranspose with the same filter, its filter gradient a Conv with batch
+ * - Conv's input gradient is a ConvTranspose with the same filter (stride 1: a Conv with the filter
+ *   transposed and flipped, which onnxruntime runs much faster), its filter gradient a Conv with batch
  *   and channels swapped (the input as the batch of Cin images, the output gradient as Cout filters,
  *   dilated by the stride); ConvTranspose is the mirror image;
  * - Gather's table gradient is a ScatterND with reduction "add" (opset ≥ 16) into zeros.
@@ -239,7 +240,8 @@ const RULES: Record<string, Rule> = {
   Squeeze: unary(sameShape),
   Unsqueeze: unary(sameShape),
   Add: (c) => [c.need(0) ? c.e.unbroadcast(c.gy[0]!, c.shape(c.node.inputs[0])) : undefined, c.need(1) ? c.e.unbroadcast(c.gy[0]!, c.shape(c.node.inputs[1])) : undefined],
-  Sub: (c) => [c.need(0) ? c.e.unbroadcast(c.gy[0]!, c.shape(c.node.inputs[0])) : undefined, c.need(1) ? c.e.unbroadcast(c.e.neg(c.gy[0]!), c.shape(c.node.inputs[1])) : undefined],
+  // Negations go after the reduction to the operand's shape (often a small tensor).
+  Sub: (c) => [c.need(0) ? c.e.unbroadcast(c.gy[0]!, c.shape(c.node.inputs[0])) : undefined, c.need(1) ? c.e.neg(c.e.unbroadcast(c.gy[0]!, c.shape(c.node.inputs[1]))) : undefined],
   Mul: (c) => {
     const [a, b] = c.node.inputs;
     const g = c.gy[0]!;
@@ -250,7 +252,7 @@ const RULES: Record<string, Rule> = {
     const gb = c.e.div(c.gy[0]!, b);
     return [
       c.need(0) ? c.e.unbroadcast(gb, c.shape(a)) : undefined,
-      c.need(1) ? c.e.unbroadcast(c.e.neg(c.e.mul(gb, c.node.outputs[0])), c.shape(b)) : undefined,
+      c.need(1) ? c.e.neg(c.e.unbroadcast(c.e.mul(gb, c.node.outputs[0]), c.shape(b))) : undefined,
     ];
   },
   Pow: (c) => {
@@ -550,9 +552,20 @@ function convGrad(c: RuleContext): (string | undefined)[] {
   const { k, s, p } = convAttrs(c, sp);
   const out: (string | undefined)[] = [undefined, undefined, undefined];
   if (c.need(0)) {
-    // The adjoint of a strided conv: ConvTranspose with output_padding restoring the rows the stride dropped.
-    const op = sx.slice(2).map((h, i) => h - ((sg[2 + i] - 1) * s[i] - p[i] - p[i + sp] + k[i]));
-    out[0] = e.op('ConvTranspose', [g, w], sx, { kernel_shape: k, pads: p, strides: s, output_padding: op });
+    if (s.every((v) => v === 1) && p.every((v, i) => v <= k[i % sp] - 1)) {
+      // Stride 1: a plain Conv with the filter transposed ([Cin, Cout, k…]) and flipped, padded k−1−p
+      // (onnxruntime's Conv is much faster than its ConvTranspose; the flip of a constant filter folds).
+      const sw = c.shape(w);
+      const wt = e.transpose(w, SWAP01(sw.length));
+      const axes = k.map((_, i) => i + 2);
+      const flipped = e.op('Slice', [wt, e.i64(k.map(() => -1)), e.i64(k.map(() => -(2 ** 62))), e.i64(axes), e.i64(k.map(() => -1))], e.shape(wt));
+      const pads = p.map((v, i) => k[i % sp] - 1 - v);
+      out[0] = e.op('Conv', [g, flipped], sx, { kernel_shape: k, pads, strides: s });
+    } else {
+      // The adjoint of a strided conv: ConvTranspose with output_padding restoring the rows the stride dropped.
+      const op = sx.slice(2).map((h, i) => h - ((sg[2 + i] - 1) * s[i] - p[i] - p[i + sp] + k[i]));
+      out[0] = e.op('ConvTranspose', [g, w], sx, { kernel_shape: k, pads: p, strides: s, output_padding: op });
+    }
   }
   if (c.need(1)) {
     const pe = sx.slice(2).map((h, i) => p[i + sp]);
