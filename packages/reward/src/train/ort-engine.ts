@@ -2,8 +2,8 @@
  * Training steps in onnxruntime-node: the loss graph of src/onnx/export-train.ts, differentiated by
  * src/onnx/autodiff.ts with respect to the trained parameters, run as one inference session per run
  * (forward and backward in a single `run`). The tfjs variables stay the source of truth: each step
- * feeds their current values and returns the loss parts and the gradients as host arrays, which the
- * trainer hands to its tfjs clipping and AdamW. On tfjs-wasm (one thread) the tiny preset's heatmap
+ * feeds their current values and returns the loss parts and the gradients as host arrays (the trainer
+ * clips and applies them with host-adamw.ts). On tfjs-wasm (one thread) the tiny preset's heatmap
  * heads make a step take seconds; onnxruntime runs the same step on every core.
  */
 import * as os from 'os';

@@ -111,6 +111,12 @@ test('--engine ort and --engine tfjs agree; the first log line names the engine'
   const rel = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
   for (const k of ['loss', 'heatmap', 'score', 'keywords', 'grad_norm']) expect(rel(ort.m[0][k], tfjs.m[0][k])).toBeLessThan(1e-4);
   expect(rel(ort.m[2].loss, tfjs.m[2].loss)).toBeLessThan(1e-2);
+  // Optimizer state is shared between engines: a tfjs run resumed on ORT continues like the tfjs run.
+  await runTrainResult(base('engine-cross', { steps: 2, limit: 4, augment: 'none', engine: 'tfjs', checkpointEvery: 2 }), quiet);
+  await runTrainResult({ out: path.join(tmp, 'engine-cross'), resume: true, steps: 3, engine: 'ort', progress: false }, quiet);
+  const cross = metrics('engine-cross');
+  expect(cross.map((l) => l.step)).toEqual([1, 2, 3]);
+  expect(rel(cross[2].loss, tfjs.m[2].loss)).toBeLessThan(1e-3);
 });
 
 test('--freeze-backbone trains only the projection and heads; augmented_prompt trains too', async () => {

@@ -14,8 +14,9 @@
  * continues with exactly the batches, weights and optimizer state an uninterrupted run has at step k.
  *
  * Engines: 'tfjs' differentiates multiTaskLoss with tf.variableGrads; 'ort' runs forward and backward
- * of the same loss in onnxruntime-node (ort-engine.ts: every core instead of tfjs-wasm's one thread).
- * Either way the gradients go through the same clipping and AdamW on the tfjs variables.
+ * of the same loss in onnxruntime-node (ort-engine.ts: every core instead of tfjs-wasm's one thread),
+ * fed the tfjs variables' values each step; its host gradients are clipped and applied on the host by
+ * the same AdamW arithmetic (host-adamw.ts, same checkpoint format) and assigned back to the variables.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -32,6 +33,7 @@ import { batchIndices, disposeBatch, HostBatch, loadTrainSet, makeBatch, toTenso
 import { HeatmapLoss, LOSS_PARTS, LossPart, LossWeights, multiTaskLoss } from './loss';
 import { AdamW, clipGlobalNorm } from './optimizer';
 import { OrtTrainEngine, ortUnsupported } from './ort-engine';
+import { clipGlobalNormHost, HostAdamW } from './host-adamw';
 import { cosineProgress, learningRate, ScheduleName } from './schedule';
 
 export interface TrainOptions {
@@ -147,7 +149,7 @@ export function readTrainerState(ckpt: string): TrainerState {
 }
 
 /** Write model + optimizer + state into a temp folder, rename it into place, point `latest` at it, prune. */
-async function saveCheckpoint(run: string, model: RewardModel, opt: AdamW, state: TrainerState, keep: number): Promise<string> {
+async function saveCheckpoint(run: string, model: RewardModel, opt: AdamW | HostAdamW, state: TrainerState, keep: number): Promise<string> {
   const root = path.join(run, CKPT_DIR);
   const name = ckptName(state.step);
   const dir = path.join(root, name);
@@ -310,7 +312,8 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
       ` loaded in ${((Date.now() - t0) / 1000).toFixed(1)}s`,
   );
 
-  const opt = new AdamW({ weightDecay: o.weightDecay });
+  // ORT gradients arrive on the host: clip and update there (host-adamw.ts), then assign the variables.
+  const opt = engine === 'ort' ? new HostAdamW({ weightDecay: o.weightDecay }) : new AdamW({ weightDecay: o.weightDecay });
   let ort: OrtTrainEngine | undefined;
   try {
     const c = model.config;
@@ -394,14 +397,35 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
       const queueNext = () => {
         if (willContinue) next = prepare(step + 1);
       };
-      const { loss, partVals, gradMap } = ort ? await ortStep(ort, hb, vars, queueNext) : await tfjsStep(model, hb, o, varList, byVarName, queueNext);
-      if (!Number.isFinite(loss)) {
-        tf.dispose([...gradMap.values()]);
-        throw new Error(`training diverged at step ${step}: loss is ${loss} (lower --lr or raise --warmup)`);
+      const diverged = (loss: number) => new Error(`training diverged at step ${step}: loss is ${loss} (lower --lr or raise --warmup)`);
+      let loss: number;
+      let partVals: Partial<Record<LossPart, number>>;
+      let gradNorm: number;
+      if (ort) {
+        const run = ort.step(hb);
+        queueNext();
+        const r = await run;
+        ({ loss, parts: partVals } = r);
+        if (!Number.isFinite(loss)) throw diverged(loss);
+        gradNorm = clipGlobalNormHost(r.grads, o.clipNorm);
+        const params = new Map([...r.grads.keys()].map((k) => [k, { data: (vars.get(k)!.dataSync() as Float32Array).slice(), shape: vars.get(k)!.shape }]));
+        (opt as HostAdamW).apply(params, r.grads, lr);
+        for (const [k, p] of params) {
+          const t = tf.tensor(p.data, p.shape, 'float32');
+          vars.get(k)!.assign(t);
+          t.dispose();
+        }
+      } else {
+        const r = await tfjsStep(model, hb, o, varList, byVarName, queueNext);
+        ({ loss, partVals } = r);
+        if (!Number.isFinite(loss)) {
+          tf.dispose([...r.gradMap.values()]);
+          throw diverged(loss);
+        }
+        gradNorm = await clipGlobalNorm(r.gradMap, o.clipNorm);
+        (opt as AdamW).apply(vars, r.gradMap, lr);
+        tf.dispose([...r.gradMap.values()]);
       }
-      const gradNorm = await clipGlobalNorm(gradMap, o.clipNorm);
-      opt.apply(vars, gradMap, lr);
-      tf.dispose([...gradMap.values()]);
 
       windowImgs += hb.size;
       const now = Date.now();
@@ -491,12 +515,3 @@ async function tfjsStep(
   return { loss, partVals, gradMap };
 }
 
-/** Loss and gradients from onnxruntime (host arrays wrapped as tensors for the tfjs optimizer). */
-async function ortStep(engine: OrtTrainEngine, hb: HostBatch, vars: Map<string, tf.Variable>, started: () => void): Promise<StepOutput> {
-  const run = engine.step(hb);
-  started();
-  const r = await run;
-  const gradMap = new Map<string, tf.Tensor>();
-  for (const [k, g] of r.grads) gradMap.set(k, tf.tensor(g, vars.get(k)!.shape, 'float32'));
-  return { loss: r.loss, partVals: r.parts, gradMap };
-}
