@@ -10,6 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { registerTiledMatMul } from './gpu/matmul';
 
 /** The one-line error for a forced `--backend webgpu` on a machine without an adapter. */
 export const NO_ADAPTER_MESSAGE =
@@ -103,6 +104,14 @@ function installNavigatorGpu(gpu: GpuLike): void {
   }
 }
 
+/** `gpu` with every requestAdapter() asking for the given WebGPU feature level (tfjs asks for core). */
+function withFeatureLevel(gpu: GpuLike, featureLevel: string): GpuLike {
+  const request = gpu.requestAdapter.bind(gpu);
+  const wrapped = Object.create(gpu) as GpuLike;
+  wrapped.requestAdapter = (options) => request({ ...(options ?? {}), featureLevel } as { powerPreference?: string });
+  return wrapped;
+}
+
 function describe(adapter: AdapterLike): string | undefined {
   const i = adapter.info;
   if (!i) return undefined;
@@ -162,6 +171,24 @@ function chunkAddN(): void {
 }
 
 /**
+ * tfjs-backend-webgpu flags we set differently from tfjs, chosen by the settings sweep of the GPU
+ * check (src/gpu/check.ts, docs/measurements/gpu-check-2026-11-26-h200-tiled.json) on an H200.
+ * Callers may still override them with tf.env().set() after initBackend. Which matMul / conv programs
+ * run is set in src/gpu/matmul.ts (RAHF_WEBGPU_MATMUL, RAHF_WEBGPU_CONV: tiled by default), whether
+ * linear layers pass W transposed by flag in src/nn/layers.ts (RAHF_LINEAR_TRANSPOSE).
+ */
+export const WEBGPU_FLAG_DEFAULTS: Record<string, number | boolean> = {
+  // Submit the command encoder every 64 dispatches instead of 15: a scoreGrad at batch 1 is thousands of
+  // small dispatches, bound by per-dispatch CPU work; fewer queue submits cut its median from
+  // 0.48 s to 0.46 s and the batch-32 forward from 0.175 s to 0.162 s in the sweep (6 was slower).
+  WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 64,
+};
+
+function applyWebGPUFlagDefaults(): void {
+  for (const [k, v] of Object.entries(WEBGPU_FLAG_DEFAULTS)) tf.env().set(k, v);
+}
+
+/**
  * Make the tfjs 'webgpu' backend available: load Dawn (optional package), set the WebGPU globals as
  * the package's README does, and register tfjs-backend-webgpu only when Dawn reports an adapter.
  * Returns false, never throws, when anything is missing; `webgpuFailure()` then says why. The caller
@@ -181,7 +208,12 @@ export async function tryWebGPU(dawnOptions: string[] = dawnOptionsFromEnv()): P
     for (const [k, v] of Object.entries(dawn.globals)) {
       if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
     }
-    const gpu = dawn.create(dawnOptions);
+    let gpu = dawn.create(dawnOptions);
+    // Dev aid: RAHF_WEBGPU_FEATURE_LEVEL=compatibility with RAHF_DAWN_OPTIONS=backend=opengles runs the
+    // real kernels on Dawn's OpenGL ES backend (e.g. Mesa's llvmpipe, EGL_PLATFORM=surfaceless): slow,
+    // but it checks WGSL on a machine without a GPU. Dawn offers GL adapters in compatibility mode only.
+    const featureLevel = process.env.RAHF_WEBGPU_FEATURE_LEVEL?.trim();
+    if (featureLevel) gpu = withFeatureLevel(gpu, featureLevel);
     const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
     if (!adapter) {
       lastFailure = NO_ADAPTER_MESSAGE;
@@ -193,6 +225,8 @@ export async function tryWebGPU(dawnOptions: string[] = dawnOptionsFromEnv()): P
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     require('@tensorflow/tfjs-backend-webgpu');
     chunkAddN();
+    registerTiledMatMul();
+    applyWebGPUFlagDefaults();
     if (!tf.findBackendFactory('webgpu')) {
       lastFailure = 'backend webgpu: @tensorflow/tfjs-backend-webgpu was loaded before navigator.gpu existed';
       return false;

@@ -10,8 +10,11 @@
  *      multi-head case, one image) every parameter's gradient of a multi-task loss vs cpu; then every
  *      kernel used (plus an Adam step's) must be registered on the target;
  *   c. timings on the target (median of GPU_CHECK_RUNS ≥ 5 after a warm-up): a tiny-preset training
- *      step (batch 4), the paper preset (random weights): scores-only forward at batch 1 and 32,
- *      forward with heatmaps at batch 1, scoreGrad at batch 1;
+ *      step (batch 4); on webgpu a settings sweep on the paper preset (src/gpu/sweep.ts: matMul and
+ *      conv programs, weight transposes, tfjs-backend-webgpu flags; each setting's outputs checked
+ *      against the previous defaults'), whose winner stays applied for the rest; the paper preset
+ *      (random weights): scores-only forward at batch 1 and 32, forward with heatmaps at batch 1,
+ *      scoreGrad at batch 1; then GPU time per kernel of one batch-32 forward (tf.profile);
  *   d. paper-size numerics: batch-4 vs batch-1 consistency of the full model on the target, and
  *      target vs cpu on the paper preset's widths with 2 layers at 16 px (cpu is far too slow for
  *      the full model: minutes per forward) — scores, heatmaps, scoreGrad; the full model's scores
@@ -52,6 +55,8 @@ import { Tokenizer } from '../tokenizer';
 import { disposeBatch } from '../train/data';
 import { LossWeights, TensorBatch, multiTaskLoss as trainLoss } from '../train/loss';
 import { AdamW, clipGlobalNorm } from '../train/optimizer';
+import { convModeNow, matMulMode } from './matmul';
+import { Setting, SweepRow, sweepSettings } from './sweep';
 
 type Json = Record<string, unknown>;
 
@@ -164,6 +169,15 @@ function nchwToNhwc(t: HostTensor): { data: Float32Array; shape: [number, number
       for (let x = 0; x < w; x++)
         for (let k = 0; k < c; k++) out[((n * h + y) * w + x) * c + k] = src[((n * c + k) * h + y) * w + x];
   return { data: out, shape: [b, h, w, c] };
+}
+
+/** The webgpu knobs in effect (code defaults at start; the sweep's choice after it). */
+function webgpuSettings(): Json {
+  const flags: Json = {};
+  for (const k of ['WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 'WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE', 'WEBGPU_CONV_SEPARATE_IM2COL_SHADER', 'WEBGPU_CPU_FORWARD']) {
+    flags[k] = tf.env().get(k);
+  }
+  return { matmul: matMulMode(), conv: convModeNow(), linear: process.env.RAHF_LINEAR_TRANSPOSE === 'explicit' ? 'explicit' : 'flag', flags };
 }
 
 async function setBackend(name: string): Promise<void> {
@@ -546,6 +560,87 @@ function trainInput(m: RewardModel, b: number): CaseInput {
   };
 }
 
+/** The GPU issue's targets for the paper preset on one H200. */
+const TARGET_IMAGES_PER_S = 150;
+const TARGET_SCORE_GRAD_S = 0.6;
+
+/**
+ * Stage 1: the previous defaults (tfjs's matMul, explicit weight transposes, tfjs's flags) first — the
+ * reference every other setting's outputs are compared with — then the tiled matMul with and without
+ * explicit transposes and with the matmul-based conv input gradient. Stage 2: single flag changes.
+ */
+const SWEEP_STAGE1: Setting[] = [
+  { name: 'previous: tfjs matMul+conv, explicit Wt', matmul: 'tfjs', conv: 'tfjs', linear: 'explicit', flags: {} },
+  { name: 'tiled matMul, explicit Wt', matmul: 'tiled', conv: 'tfjs', linear: 'explicit', flags: {} },
+  { name: 'tiled matMul, Wt by flag', matmul: 'tiled', conv: 'tfjs', linear: 'flag', flags: {} },
+  { name: 'tiled matMul+conv, Wt by flag', matmul: 'tiled', conv: 'tiled', linear: 'flag', flags: {} },
+  { name: 'tiled matMul+conv, flag, mm conv grad', matmul: 'tiled', conv: 'tiled', linear: 'flag', flags: { WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE: false } },
+];
+const SWEEP_STAGE2: Setting['flags'][] = [
+  { WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE: false },
+  { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 64 },
+  { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 6 },
+  { WEBGPU_CONV_SEPARATE_IM2COL_SHADER: true },
+];
+
+async function settingsSweep(m: RewardModel): Promise<void> {
+  const rec: Json = { targets: { images_per_s_b32: TARGET_IMAGES_PER_S, scoreGrad_b1_s: TARGET_SCORE_GRAD_S } };
+  result.settings_sweep = rec;
+  const { rows, best } = await sweepSettings(m, SWEEP_STAGE1, SWEEP_STAGE2, {
+    targetImagesPerS: TARGET_IMAGES_PER_S,
+    targetScoreGradS: TARGET_SCORE_GRAD_S,
+    tol: TOL_GRAD,
+    forwardRuns: 4,
+    gradRuns: 5,
+    left,
+    reserveS: 150,
+    log,
+    onRow: (r: SweepRow[]) => {
+      rec.rows = r;
+      save();
+    },
+    prompts,
+    pixels: hostPixels,
+  });
+  rec.rows = rows;
+  rec.chosen = best ?? null;
+  if (!best) failures.push('settings sweep: no eligible setting');
+  log(`sweep: chosen ${best ? JSON.stringify(best) : 'none'}`);
+}
+
+/**
+ * GPU time per kernel of one scores-only forward at batch 32 (tf.profile; on webgpu every kernel is
+ * then submitted alone with timestamp queries, so the wall time here is no timing). Shows whether the
+ * forward is bound by GPU work or by per-dispatch CPU cost, and which kernels dominate.
+ */
+async function profileForward(m: RewardModel, b: number): Promise<void> {
+  const s = m.config.imageSize;
+  const x = tf.tidy(() => m.preprocess(tf.tensor4d(hostPixels(b * s * s * 3, b), [b, s, s, 3])));
+  try {
+    const prof = await tf.profile(async () => {
+      const out = m.forward(x, prompts(b), { heatmaps: false });
+      await Promise.all(Object.values(out.scores).map((t) => t.data()));
+      tf.dispose(out as unknown as tf.TensorContainer);
+      return tf.scalar(0);
+    });
+    const by = new Map<string, { n: number; ms: number }>();
+    let total = 0;
+    for (const k of prof.kernels) {
+      const ms = Number((k as unknown as { kernelTimeMs: number }).kernelTimeMs) || 0;
+      total += ms;
+      const e = by.get(k.name) ?? { n: 0, ms: 0 };
+      e.n++;
+      e.ms += ms;
+      by.set(k.name, e);
+    }
+    const top = [...by].sort((a, b2) => b2[1].ms - a[1].ms).slice(0, 12).map(([name, e]) => ({ name, count: e.n, gpu_ms: r3(e.ms) }));
+    (result.timings as Json)[`${PAPER_PRESET}_forward_scores_b${b}_profile`] = { kernels: prof.kernels.length, gpu_ms_total: r3(total), top };
+    log(`profile b${b}: ${prof.kernels.length} kernels, ${total.toFixed(1)} ms GPU; top ${JSON.stringify(top.slice(0, 6))}`);
+  } finally {
+    x.dispose();
+  }
+}
+
 async function paperTimings(m: RewardModel): Promise<void> {
   const s = m.config.imageSize;
   const timings = result.timings as Json;
@@ -793,9 +888,11 @@ async function main(): Promise<void> {
         log(`webgpu device lost: ${info.reason ?? ''} ${info.message ?? ''}`);
       });
     }
+    const feats = (dev as unknown as { features?: Iterable<string> })?.features;
+    if (feats) result.device_features = [...feats].sort();
     const l = dev?.limits;
     if (l) result.device_limits = { maxBufferSize: l.maxBufferSize, maxStorageBufferBindingSize: l.maxStorageBufferBindingSize };
-    result.tfjs_flags = { WEBGPU_CPU_FORWARD: tf.env().get('WEBGPU_CPU_FORWARD'), WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: tf.env().get('WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE') };
+    result.webgpu_settings_initial = webgpuSettings();
   }
   log(`backend ${result.backend}${result.adapter ? ` on ${result.adapter}` : ''}`);
   save();
@@ -843,7 +940,14 @@ async function main(): Promise<void> {
         log(`${PAPER_PRESET} preset: ${(paperCpu.numParams / 1e6).toFixed(1)} M parameters, initialised in ${initS.toFixed(1)} s`);
         await setBackend(TARGET);
         paperTgt = DRY ? paperCpu : modelFromHost(await hostModel(paperCpu), false);
+        if (PARTS.has('timings') && TARGET === 'webgpu') await part('settings sweep', () => settingsSweep(paperTgt!));
         if (PARTS.has('timings')) await part('paper timings', () => paperTimings(paperTgt!));
+        if (PARTS.has('timings') && TARGET === 'webgpu' && left() > 120) {
+          // Diagnostics only: a profiler problem is a note, not a failed check.
+          await profileForward(paperTgt!, 32).catch((e) => note(`profile failed: ${(e as Error).message?.split('\n')[0]}`));
+          save();
+        }
+        result.webgpu_settings_final = TARGET === 'webgpu' ? webgpuSettings() : null;
         if (!PARTS.has('parity')) return;
         if (!DRY || PAPER_PRESET !== 'paper') await part('paper self-checks', () => selfChecks(paperTgt!));
         // Parity on the preset's widths at a small input first (affordable on cpu); the full model's

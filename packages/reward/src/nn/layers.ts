@@ -27,6 +27,17 @@ const weightTTrainable = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.Gr
 }) as unknown as Parameters<typeof tf.customGrad>[0]) as (x: tf.Tensor2D, w: tf.Tensor2D) => tf.Tensor2D;
 
 /**
+ * GPU path only: on webgpu the tiled matMul (src/gpu/matmul.ts) reads either operand layout at full
+ * speed, so x·Wᵀ goes in one dispatch with W passed transposed by flag, and tfjs's own gradient
+ * (dx = dy·W, dW = dyᵀ·x by flag; no dW for a frozen W, which is off the differentiated path) needs
+ * no explicit transposes either. RAHF_LINEAR_TRANSPOSE=explicit keeps the form below there too (the
+ * GPU check compares both). The same products, so the same results up to summation order.
+ */
+function transposeByFlag(): boolean {
+  return tf.getBackend() === 'webgpu' && process.env.RAHF_LINEAR_TRANSPOSE !== 'explicit';
+}
+
+/**
  * x Wᵀ for x [N, in] and a PyTorch-layout weight W [out, in], with a gradient that avoids matMul's
  * transpose flags: on tfjs-wasm a transposed operand takes a slow path (≈10× at every size measured:
  * 1.6 s vs 0.2 s for [200,768]×[3072,768]ᵀ), while an explicit transpose of W costs a few percent.
@@ -34,6 +45,7 @@ const weightTTrainable = tf.customGrad(((x: tf.Tensor, w: tf.Tensor, save: tf.Gr
  * constant, so the backward pass computes dx only and never a weight-sized dW.
  */
 export function matMulWeightT(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
+  if (transposeByFlag()) return tf.matMul(x, w, false, true);
   if (!(w instanceof tf.Variable) || w.trainable) return weightTTrainable(x, w);
   const f = tf.customGrad(((xi: tf.Tensor, save: tf.GradSaveFunc) => {
     save([]);
