@@ -531,6 +531,7 @@ function filterGrad(e: Emitter, x: string, g: string, k: number[], s: number[], 
     pe = pe.map((v) => Math.max(v, 0));
   }
   const xs = e.shape(xx);
+  if (sp === 2) return filterGradIm2col(e, xx, g, k, s, pb, pe);
   const xt = e.transpose(xx, SWAP01(sx.length)); // [Cin, B, H…]
   const gt = e.transpose(g, SWAP01(sg.length)); // [Cout, B, Ho…]
   const outSp = xs.slice(2).map((h, i) => h + pb[i] + pe[i] - (sg[2 + i] - 1) * s[i]);
@@ -540,6 +541,35 @@ function filterGrad(e: Emitter, x: string, g: string, k: number[], s: number[], 
     w = e.op('Slice', [w, e.i64(k.map(() => 0)), e.i64(k), e.i64(k.map((_, i) => i + 2))], [xs[1], sg[1], ...k]);
   }
   return w;
+}
+
+/**
+ * 2-D filter gradient as im2col + one batched GEMM: the k·k (strided) taps of the padded input, concatenated
+ * on channels ([B, k²·Cin, Ho·Wo]), times the output gradient ([B, Ho·Wo, Cout]), summed over the batch.
+ * The Conv form above runs the output gradient as an Ho×Wo "kernel" that onnxruntime executes at a few
+ * GFLOP/s (it was ~75 ms per 128×128 map at batch 4, most of a tiny-preset training step); the GEMM is
+ * memory-bound instead. Returns [Cin, Cout, kh, kw] like filterGrad.
+ */
+function filterGradIm2col(e: Emitter, x: string, g: string, k: number[], s: number[], pb: number[], pe: number[]): string {
+  const [b, cin, h, w] = e.shape(x);
+  const [, cout, ho, wo] = e.shape(g);
+  const hp = h + pb[0] + pe[0];
+  const wp = w + pb[1] + pe[1];
+  const xp = pb.some((v) => v > 0) || pe.some((v) => v > 0) ? e.op('Pad', [x, e.i64([0, 0, pb[0], pb[1], 0, 0, pe[0], pe[1]])], [b, cin, hp, wp], { mode: 'constant' }) : x;
+  const taps: string[] = [];
+  for (let kh = 0; kh < k[0]; kh++) {
+    for (let kw = 0; kw < k[1]; kw++) {
+      const ends = [kh + (ho - 1) * s[0] + 1, kw + (wo - 1) * s[1] + 1];
+      if (ends[0] > hp || ends[1] > wp) throw new Error(`autodiff: filter gradient tap (${kh}, ${kw}) runs past the padded input`);
+      taps.push(e.op('Slice', [xp, e.i64([kh, kw]), e.i64(ends), e.i64([2, 3]), e.i64(s)], [b, cin, ho, wo]));
+    }
+  }
+  const kk = k[0] * k[1];
+  const cols = e.reshape(e.op('Concat', taps, [b, kk * cin, ho, wo], { axis: 1 }), [b, kk * cin, ho * wo]);
+  const gt = e.transpose(e.reshape(g, [b, cout, ho * wo]), [0, 2, 1]); // [B, P, Cout]
+  const prod = e.op('MatMul', [cols, gt], [b, kk * cin, cout]);
+  const summed = b === 1 ? e.reshape(prod, [kk * cin, cout]) : e.reduceSum(prod, [0], false); // [k²·Cin, Cout]
+  return e.transpose(e.reshape(summed, [k[0], k[1], cin, cout]), [2, 3, 0, 1]);
 }
 
 function convGrad(c: RuleContext): (string | undefined)[] {
