@@ -1,9 +1,14 @@
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { BUNDLED_TOKENIZER } from '../bundled';
-import { SCORE_NAMES, ScoreName } from '../rahf/config';
+import * as ort from 'onnxruntime-node';
+import { HEATMAP_NAMES, SCORE_NAMES, ScoreName, heatmapSize } from '../rahf/config';
 import { RewardModel } from '../rahf/model';
+import { gradientModel } from './autodiff';
+import { exportRahfGraph } from './export-rahf';
 import { OrtScoreGrad } from './grad-scorer';
+import { encodeModel } from './proto';
+import { int64 } from './scorer';
 
 /*
  * The ORT gradient path against tfjs: RewardModel.scoreGrad and OrtScoreGrad.scoreGrad on the same
@@ -65,6 +70,44 @@ describe('OrtScoreGrad matches RewardModel.scoreGrad', () => {
       await compare(model, g, 1, 128, 128, ['a house by a lake'], { alignment: 1, overall: 1 });
     } finally {
       await g.dispose();
+      model.dispose();
+    }
+  });
+
+  test('heatmaps graph: d(Σ r·heatmaps + Σ scores)/d(pixel_values) equals tf.grad of RewardModel.forward', async () => {
+    const model = await RewardModel.fromPreset('tiny', { tokenizer: BUNDLED_TOKENIZER, seed: 6 });
+    try {
+      const s = model.config.imageSize;
+      const prompts = ['a red cat'];
+      const px = pixels(s * s * 3, 11).map((v) => (v - 0.5) * 3);
+      const x = tf.tensor4d(px, [1, s, s, 3]);
+      const side = heatmapSize(model.config);
+      const r = Object.fromEntries(HEATMAP_NAMES.map((t, k) => [t, pixels(side * side, 100 + k).map((v) => v - 0.5)]));
+      const ref = tf.grad((xx: tf.Tensor) => {
+        const out = model.forward(xx as tf.Tensor4D, prompts, { heatmaps: true });
+        let total: tf.Tensor = tf.scalar(0);
+        for (const t of HEATMAP_NAMES) total = tf.add(total, tf.sum(tf.mul(out.heatmaps![t], tf.tensor3d(r[t], [1, side, side]))));
+        for (const t of SCORE_NAMES) total = tf.add(total, tf.sum(out.scores[t]));
+        return total as tf.Scalar;
+      })(x);
+      const refGrad = (await ref.data()) as Float32Array;
+      tf.dispose([x, ref]);
+      const enc = model.tokenizer.encodeBatch(prompts, { maxLength: model.config.maxTextTokens });
+      const L = enc.ids[0].length;
+      const graph = exportRahfGraph(model, 'heatmaps').build();
+      const seeds = [
+        ...HEATMAP_NAMES.map((t) => ({ value: `heatmap_${t}`, input: `r_${t}` })),
+        ...SCORE_NAMES.map((t) => ({ value: `score_${t}` })),
+      ];
+      const m = gradientModel(graph, { inputShapes: { pixel_values: [1, s, s, 3], input_ids: [1, L], attention_mask: [1, L] }, seeds, wrt: ['pixel_values'] });
+      const sess = await ort.InferenceSession.create(encodeModel(m), { intraOpNumThreads: 2 });
+      const feeds: Record<string, ort.Tensor> = { pixel_values: new ort.Tensor('float32', px, [1, s, s, 3]), input_ids: int64(enc.ids), attention_mask: int64(enc.mask) };
+      for (const t of HEATMAP_NAMES) feeds[`r_${t}`] = new ort.Tensor('float32', r[t], [1, side, side]);
+      const got = (await sess.run(feeds)).grad_pixel_values.data as Float32Array;
+      await sess.release();
+      expect(Math.max(...Array.from(refGrad, Math.abs))).toBeGreaterThan(0);
+      expect(relErr(got, refGrad)).toBeLessThan(1e-3);
+    } finally {
       model.dispose();
     }
   });
