@@ -47,10 +47,10 @@ export function scoreHeadG(g: GraphBuilder, feature: string, p: Params, convWidt
 }
 
 /** heatmapHead → [B, 16g, 16g]. */
-export function heatmapHeadG(g: GraphBuilder, feature: string, p: Params, side: number): string {
+export function heatmapHeadG(g: GraphBuilder, feature: string, p: Params, side: number, stages = HEATMAP_STAGES): string {
   let x = norm(g, g.relu(conv(g, feature, p, 'conv_layers.0')), p, 'conv_layers.2');
   x = norm(g, g.relu(conv(g, x, p, 'conv_layers.3')), p, 'conv_layers.5');
-  for (let i = 0; i < HEATMAP_STAGES; i++) {
+  for (let i = 0; i < stages; i++) {
     x = g.relu(norm(g, deconv(g, x, p, `deconv_layers.${i}.0`), p, `deconv_layers.${i}.1`));
     let y = g.relu(norm(g, conv(g, x, p, `conv_layers2.${i}.0`), p, `conv_layers2.${i}.1`));
     y = norm(g, conv(g, y, p, `conv_layers2.${i}.3`), p, `conv_layers2.${i}.4`);

@@ -108,7 +108,7 @@ export function exportRahfGraph(model: RewardModel, part: RahfPart): GraphBuilde
   const emitScore = (t: string, feature: string) =>
     g.output(scoreHeadG(g, feature, head('score', t), c.scoreConv, c.scoreLinear), `score_${t}`, 'float32', ['batch']);
   const emitHeat = (t: string, feature: string) =>
-    g.output(heatmapHeadG(g, feature, head('heatmap', t), side), `heatmap_${t}`, 'float32', ['batch', side, side]);
+    g.output(heatmapHeadG(g, feature, head('heatmap', t), side, c.heatmapStages), `heatmap_${t}`, 'float32', ['batch', side, side]);
 
   if (part === 'encoder') {
     g.output(captionHidden(encode(texts[0])), 'encoder_hidden', 'float32', ['batch', 'text_len', d]);

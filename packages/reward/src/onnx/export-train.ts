@@ -103,7 +103,7 @@ export function exportTrainGraph(model: RewardModel, o: TrainGraphOptions): Trai
   if (w.heatmap > 0) {
     const side = heatmapSize(c);
     const per = HEATMAP_NAMES.map((t) => {
-      const p = heatmapHeadG(g, feature, head('heatmap_predictor.', t), side);
+      const p = heatmapHeadG(g, feature, head('heatmap_predictor.', t), side, c.heatmapStages);
       const y = g.input(heatmapTargetInput(t), 'float32', [B, side, side]);
       if (o.heatmapLoss === 'mse') {
         const diff = g.sub(p, y);

@@ -47,6 +47,16 @@ describe('rahfConfigFromJson', () => {
     expect(() => rahfConfigFromJson({ ...base, image_size: 70 }, multiDir)).toThrow(/not a multiple of patch_size/);
     expect(() => rahfConfigFromJson({ ...base, t5: '../nowhere' }, multiDir)).toThrow(/nowhere.*config\.json/);
     expect(() => rahfConfigFromJson({ ...base, multi_heads: 'yes' }, multiDir)).toThrow(/multi_heads/);
+    expect(() => rahfConfigFromJson({ ...base, heatmap_stages: 5 }, multiDir)).toThrow(/heatmap_stages must be an integer from 1 to 4, got 5/);
+  });
+
+  test('heatmap_stages: youweiliang default 4 (map at the image size); fewer stages halve the map each', () => {
+    const base = readJsonConfig(multiDir);
+    expect(rahfConfigFromJson(base, multiDir).heatmapStages).toBe(4);
+    const c = rahfConfigFromJson({ ...base, heatmap_stages: 3 }, multiDir);
+    expect(c.heatmapStages).toBe(3);
+    expect(heatmapSize(c)).toBe(32); // 4×4 patch grid · 2³
+    expect(rahfConfigToJson(c).heatmap_stages).toBe(3);
   });
 });
 

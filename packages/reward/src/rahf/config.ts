@@ -44,6 +44,12 @@ export interface RahfConfig {
   t5Json: Record<string, unknown>;
   /** Heatmap head widths [c0, c1, c2]: convs to c0, c1; deconvs to c0, c1, c1, c2; last conv c2 → 1. */
   heatmapChannels: [number, number, number];
+  /**
+   * ×2 upsampling stages of the heatmap head (youweiliang: 4, so the map has the image's size at patch 16).
+   * Fewer stages give a coarser map (upsampled to the image at prediction) for much less compute: the last
+   * stage alone is ~¾ of a head's cost.
+   */
+  heatmapStages: number;
   /** Output widths of the score head's 3×3 convs (youweiliang: d, d/2, d/4, d/8, d/16, d/64). */
   scoreConv: number[];
   /** Hidden widths of the score head's dense layers; a width-1 layer and a sigmoid follow. */
@@ -72,9 +78,9 @@ export function gridSize(c: Pick<RahfConfig, 'imageSize' | 'patchSize'>): number
   return c.imageSize / c.patchSize;
 }
 
-/** Side of the predicted heatmaps: four ×2 deconvolutions of the patch grid. */
-export function heatmapSize(c: Pick<RahfConfig, 'imageSize' | 'patchSize'>): number {
-  return gridSize(c) * 16;
+/** Side of the predicted heatmaps: `heatmapStages` ×2 deconvolutions of the patch grid (default 4). */
+export function heatmapSize(c: Pick<RahfConfig, 'imageSize' | 'patchSize'> & { heatmapStages?: number }): number {
+  return gridSize(c) * 2 ** (c.heatmapStages ?? 4);
 }
 
 /** Image tokens the T5 encoder sees before the caption. */
@@ -138,6 +144,9 @@ function subConfig(v: unknown, key: string, dir: string): { json: Record<string,
 export function validateRahfConfig(c: RahfConfig): RahfConfig {
   const g = gridSize(c);
   if (!Number.isInteger(g)) throw new Error(`config: image_size ${c.imageSize} is not a multiple of patch_size ${c.patchSize}`);
+  if (!(Number.isInteger(c.heatmapStages) && c.heatmapStages >= 1 && c.heatmapStages <= 4)) {
+    throw new Error(`config: heatmap_stages must be an integer from 1 to 4, got ${c.heatmapStages}`);
+  }
   if (c.vit.patch_size !== c.patchSize) {
     throw new Error(`config: patch_size ${c.patchSize} differs from the ViT's patch_size ${c.vit.patch_size}`);
   }
@@ -190,6 +199,7 @@ export function rahfConfigFromJson(json: any, dir: string): RahfConfig {
     vitJson: vitSrc.json,
     t5Json: t5Src.json,
     heatmapChannels: heatmap,
+    heatmapStages: posInt(json.heatmap_stages, 'heatmap_stages', 4),
     scoreConv: intList(json.score_conv, 'score_conv', youweiliangScoreConv(t5.d_model)),
     scoreLinear: intList(json.score_linear, 'score_linear', YOUWEILIANG_SCORE_LINEAR),
     keepClsInEncoder: bool(json.keep_cls_in_encoder, 'keep_cls_in_encoder', true),
@@ -213,6 +223,7 @@ export function rahfConfigToJson(c: RahfConfig): Record<string, unknown> {
     image_size: c.imageSize,
     patch_size: c.patchSize,
     heatmap_channels: c.heatmapChannels,
+    heatmap_stages: c.heatmapStages,
     score_conv: c.scoreConv,
     score_linear: c.scoreLinear,
     keep_cls_in_encoder: c.keepClsInEncoder,

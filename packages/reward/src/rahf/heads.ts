@@ -18,8 +18,13 @@ export function channelRmsNorm(x: tf.Tensor4D, scale: tf.Tensor): tf.Tensor4D {
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, 1e-8))), scale.reshape([c])) as tf.Tensor4D;
 }
 
-/** Number of ×2 upsampling stages in the heatmap head (16× the patch grid). */
+/** ×2 upsampling stages of youweiliang's heatmap head (16× the patch grid); configs may use fewer. */
 export const HEATMAP_STAGES = 4;
+
+/** Output width of each upsampling stage: youweiliang's c0, c1, c1, c2 for four; fewer stages drop from the middle. */
+export function heatmapStageWidths([c0, c1, c2]: [number, number, number], stages = HEATMAP_STAGES): number[] {
+  return [...[c0, c1, c1].slice(0, stages - 1), c2];
+}
 
 function conv(x: tf.Tensor4D, p: Params, name: string): tf.Tensor4D {
   return conv3x3(x, p.get(`${name}.weight`), p.get(`${name}.bias`));
@@ -57,12 +62,12 @@ export function scoreHead(feature: tf.Tensor4D, p: Params, convWidths: number[],
  *        conv_layers2.i:  conv norm ReLU conv norm; + residual; ReLU } widths c0, c1, c1, c2
  *   last_conv1 (c2→c2) ReLU, last_conv2 (c2→1), sigmoid.
  */
-export function heatmapHead(feature: tf.Tensor4D, p: Params): tf.Tensor3D {
+export function heatmapHead(feature: tf.Tensor4D, p: Params, stages = HEATMAP_STAGES): tf.Tensor3D {
   return tf.tidy(() => {
     let x = tf.relu(conv(feature, p, 'conv_layers.0'));
     x = norm(x, p, 'conv_layers.2');
     x = norm(tf.relu(conv(x, p, 'conv_layers.3')), p, 'conv_layers.5');
-    for (let i = 0; i < HEATMAP_STAGES; i++) {
+    for (let i = 0; i < stages; i++) {
       x = tf.relu(norm(deconv3x3s2(x, p.get(`deconv_layers.${i}.0.weight`), p.get(`deconv_layers.${i}.0.bias`)), p, `deconv_layers.${i}.1`));
       const identity = x;
       let y = tf.relu(norm(conv(x, p, `conv_layers2.${i}.0`), p, `conv_layers2.${i}.1`));
@@ -96,7 +101,7 @@ export function scoreHeadShapes(c: number, grid: number, convWidths: number[], l
 }
 
 /** Every parameter of a heatmap head on a C-channel map with widths [c0, c1, c2]. */
-export function heatmapHeadShapes(c: number, [c0, c1, c2]: [number, number, number]): ParamShapes {
+export function heatmapHeadShapes(c: number, [c0, c1, c2]: [number, number, number], stages = HEATMAP_STAGES): ParamShapes {
   const out: ParamShapes = [];
   const convP = (name: string, o: number, i: number) => out.push([`${name}.weight`, [o, i, 3, 3]], [`${name}.bias`, [o]]);
   const normP = (name: string, n: number) => out.push([`${name}.scale`, [n, 1, 1]]);
@@ -105,7 +110,7 @@ export function heatmapHeadShapes(c: number, [c0, c1, c2]: [number, number, numb
   convP('conv_layers.3', c1, c0);
   normP('conv_layers.5', c1);
   let cin = c1;
-  [c0, c1, c1, c2].forEach((w, i) => {
+  heatmapStageWidths([c0, c1, c2], stages).forEach((w, i) => {
     out.push([`deconv_layers.${i}.0.weight`, [cin, w, 3, 3]], [`deconv_layers.${i}.0.bias`, [w]]);
     normP(`deconv_layers.${i}.1`, w);
     convP(`conv_layers2.${i}.0`, w, w);

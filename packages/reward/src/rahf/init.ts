@@ -28,7 +28,7 @@ export function rahfParamShapes(c: RahfConfig): ParamShapes {
   out.push([`${PROJECTION}.weight`, [c.t5.d_model, c.vit.hidden_size]], [`${PROJECTION}.bias`, [c.t5.d_model]]);
   const d = c.t5.d_model;
   const score = scoreHeadShapes(d, gridSize(c), c.scoreConv, c.scoreLinear);
-  const heat = heatmapHeadShapes(d, c.heatmapChannels);
+  const heat = heatmapHeadShapes(d, c.heatmapChannels, c.heatmapStages);
   for (const [prefix, shapes, names] of [
     ['score_predictor.', score, SCORE_NAMES],
     ['heatmap_predictor.', heat, HEATMAP_NAMES],

@@ -39,7 +39,7 @@ describe('tiny preset (random weights)', () => {
     expect(model.numParams).toBeLessThan(2_000_000);
   });
 
-  test('forward gives scores in (0,1) and heatmaps at 16× the patch grid', () => {
+  test('forward gives scores in (0,1) and heatmaps at 2^heatmap_stages × the patch grid', () => {
     const x = tf.randomUniform([2, 128, 128, 3], -1, 1, 'float32', 3) as tf.Tensor4D;
     const out = model.forward(x, ['a red cat', 'two dogs playing in the snow at night']);
     for (const t of SCORE_NAMES) {
@@ -47,7 +47,8 @@ describe('tiny preset (random weights)', () => {
       const v = out.scores[t].dataSync();
       expect(v.every((s) => s > 0 && s < 1)).toBe(true);
     }
-    for (const t of HEATMAP_NAMES) expect(out.heatmaps![t].shape).toEqual([2, 128, 128]);
+    const side = (128 / model.config.patchSize) * 2 ** model.config.heatmapStages;
+    for (const t of HEATMAP_NAMES) expect(out.heatmaps![t].shape).toEqual([2, side, side]);
     expect(model.forward(x, ['a', 'b'], { heatmaps: false }).heatmaps).toBeUndefined();
     tf.dispose([x, out] as unknown as tf.TensorContainer);
   });

@@ -360,7 +360,7 @@ export class RewardModel {
   }
 
   private heatmap(feature: tf.Tensor4D, type: HeatmapName): tf.Tensor3D {
-    return heatmapHead(feature, this.headParams('heatmap', type));
+    return heatmapHead(feature, this.headParams('heatmap', type), this.config.heatmapStages);
   }
 
   /**

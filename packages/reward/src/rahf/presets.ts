@@ -50,6 +50,7 @@ function t5Json(d: number, dkv: number, ff: number, layers: number, heads: numbe
 const T5_BASE_VOCAB = 32128;
 
 const common = {
+  heatmapStages: 4,
   augmentedPromptFormat: DEFAULT_AUGMENTED_PROMPT_FORMAT,
   imageMean: [0.5, 0.5, 0.5] as [number, number, number],
   imageStd: [0.5, 0.5, 0.5] as [number, number, number],
