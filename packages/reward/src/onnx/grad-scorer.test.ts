@@ -1,3 +1,6 @@
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { BUNDLED_TOKENIZER } from '../bundled';
@@ -5,6 +8,7 @@ import * as ort from 'onnxruntime-node';
 import { HEATMAP_NAMES, SCORE_NAMES, ScoreName, heatmapSize } from '../rahf/config';
 import { RewardModel } from '../rahf/model';
 import { gradientModel } from './autodiff';
+import { exportRahf } from './export';
 import { exportRahfGraph } from './export-rahf';
 import { OrtScoreGrad } from './grad-scorer';
 import { encodeModel } from './proto';
@@ -109,6 +113,29 @@ describe('OrtScoreGrad matches RewardModel.scoreGrad', () => {
       expect(relErr(got, refGrad)).toBeLessThan(1e-3);
     } finally {
       model.dispose();
+    }
+  });
+
+  test('from a `rahf export` folder: the same gradient as from the model; int8 exports are refused', async () => {
+    const model = await RewardModel.fromPreset('tiny', { tokenizer: BUNDLED_TOKENIZER, seed: 7 });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ort-scoregrad-'));
+    const g = new OrtScoreGrad(model, { threads: 2 });
+    try {
+      exportRahf(model, path.join(dir, 'model.onnx'));
+      exportRahf(model, path.join(dir, 'q', 'model.onnx'), { quantize: 'int8' });
+      const fromDir = OrtScoreGrad.fromExport(dir, { threads: 2 });
+      const s = model.config.imageSize;
+      const px = pixels(s * s * 3, 5);
+      const a = await g.scoreGrad(px, ['a cat'], { overall: 1 });
+      const b = await fromDir.scoreGrad(px, ['a cat'], { overall: 1 });
+      await fromDir.dispose();
+      expect(relErr(b.grad, a.grad)).toBeLessThan(1e-6);
+      expect(b.scores.overall[0]).toBeCloseTo(a.scores.overall[0], 6);
+      expect(() => OrtScoreGrad.fromExport(path.join(dir, 'q'))).toThrow(/int8 export has no gradient/);
+    } finally {
+      await g.dispose();
+      model.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -2,13 +2,15 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
-import { SCORE_NAMES, ScoreName, taskPrompt } from '../rahf/config';
+import { RahfConfig, SCORE_NAMES, ScoreName, rahfConfigFromJson, taskPrompt } from '../rahf/config';
 import { RewardModel } from '../rahf/model';
 import { pilBilinearMatrix } from '../rahf/resize';
+import { Tokenizer } from '../tokenizer';
 import { gradientModel } from './autodiff';
 import { exportRahfGraph, rahfTextInputs } from './export-rahf';
-import { int64 } from './scorer';
+import { findManifest, int64, readManifest } from './scorer';
 import { OnnxGraph, OnnxNode, OnnxTensor, encodeModel, writeModel } from './proto';
+import { readGraph } from './read-graph';
 
 /*
  * RewardModel.scoreGrad in onnxruntime-node: d(Σ_type w_type · Σ_batch score_type) / d(pixels), pixels
@@ -19,7 +21,15 @@ import { OnnxGraph, OnnxNode, OnnxTensor, encodeModel, writeModel } from './prot
  *
  * Gradient graphs are built for fixed shapes, so one is built and cached per (batch, image size, prompt
  * token lengths, set of weighted scores); the weights themselves are fed at run time (seed inputs).
+ * The scores graph comes from a RewardModel (exported in memory) or from a `rahf export` folder (fp32).
  */
+
+/** What OrtScoreGrad needs of a model: its config, tokenizer and scores graph (export-rahf.ts 'scores'). */
+export interface ScoresGraphSource {
+  config: RahfConfig;
+  tokenizer: Tokenizer;
+  graph(): OnnxGraph;
+}
 
 export interface OrtScoreGradOptions {
   /** intraOpNumThreads (default: the number of CPUs). */
@@ -83,29 +93,48 @@ export class OrtScoreGrad {
   private readonly sessions = new Map<string, Promise<Entry>>();
   private scoresGraph?: OnnxGraph;
   private tmpDir?: string;
+  private readonly source: ScoresGraphSource;
 
+  /** From a RewardModel (its weights are read out of tfjs on the first call) or any scores-graph source. */
   constructor(
-    readonly model: RewardModel,
+    model: RewardModel | ScoresGraphSource,
     private readonly opts: OrtScoreGradOptions = {},
   ) {
     const t = opts.threads ?? os.cpus().length;
     if (!(Number.isInteger(t) && t > 0)) throw new Error(`OrtScoreGrad: threads must be a positive integer, got ${t}`);
+    this.source =
+      model instanceof RewardModel ? { config: model.config, tokenizer: model.tokenizer, graph: () => exportRahfGraph(model, 'scores').build() } : model;
   }
 
-  /** The model's scores graph (built once: reads the weights out of tfjs). */
+  /** From a `rahf export` folder (or its .onnx / manifest): the fp32 scores graph, config and tokenizer. */
+  static fromExport(onnxFileOrDir: string, opts: OrtScoreGradOptions = {}): OrtScoreGrad {
+    const mf = findManifest(onnxFileOrDir);
+    const dir = path.dirname(mf);
+    const manifest = readManifest(mf);
+    if (manifest.quantize) throw new Error(`${mf}: a ${manifest.quantize} export has no gradient (export without --quantize)`);
+    const config = rahfConfigFromJson(manifest.config, dir);
+    const tokenizer = Tokenizer.fromFile(path.join(dir, manifest.tokenizer));
+    return new OrtScoreGrad({ config, tokenizer, graph: () => readGraph(path.join(dir, manifest.files.scores)).graph }, opts);
+  }
+
+  get config(): RahfConfig {
+    return this.source.config;
+  }
+
+  /** The scores graph (built or read once). */
   private graph(): OnnxGraph {
-    if (!this.scoresGraph) this.scoresGraph = exportRahfGraph(this.model, 'scores').build();
+    if (!this.scoresGraph) this.scoresGraph = this.source.graph();
     return this.scoresGraph;
   }
 
   /** Token ids (and masks) of every text input of the scores graph. */
   private texts(prompts: string[]): { feeds: Record<string, ort.Tensor>; lens: number[] } {
-    const c = this.model.config;
+    const c = this.source.config;
     const feeds: Record<string, ort.Tensor> = {};
     const lens: number[] = [];
     for (const t of rahfTextInputs(c, 'scores')) {
       const texts = t.kind === 'caption' ? prompts : prompts.map((p) => taskPrompt(c.augmentedPromptFormat, t.kind as 'SCORE' | 'HEATMAP', t.type!, p));
-      const enc = this.model.tokenizer.encodeBatch(texts, { maxLength: c.maxTextTokens });
+      const enc = this.source.tokenizer.encodeBatch(texts, { maxLength: c.maxTextTokens });
       feeds[t.ids] = int64(enc.ids);
       if (t.mask) feeds[t.mask] = int64(enc.mask);
       lens.push(enc.ids[0]?.length ?? 0);
@@ -115,7 +144,7 @@ export class OrtScoreGrad {
 
   /** Build the forward + backward model for the given shapes and weighted scores. */
   buildModel(b: number, h: number, w: number, lens: number[], weighted: ScoreName[]) {
-    const c = this.model.config;
+    const c = this.source.config;
     const s = c.imageSize;
     const g = this.graph();
     const pre = preprocessNodes(b, h, w, s, c.imageMean, c.imageStd);
@@ -165,7 +194,7 @@ export class OrtScoreGrad {
         writeModel(model, file, { externalDataThreshold: 0 });
         session = await ort.InferenceSession.create(file, so);
       }
-      return { session, textInputs: rahfTextInputs(this.model.config, 'scores') };
+      return { session, textInputs: rahfTextInputs(this.source.config, 'scores') };
     };
     e = create();
     this.sessions.set(key, e);
@@ -191,7 +220,7 @@ export class OrtScoreGrad {
       if (!Number.isFinite(w)) throw new Error(`OrtScoreGrad: weight of "${k}" is not a finite number`);
     }
     if (ws.length === 0) throw new Error('OrtScoreGrad: weights must name at least one score');
-    const s = this.model.config.imageSize;
+    const s = this.source.config.imageSize;
     const [h, w] = size ?? [s, s];
     const b = prompts.length;
     if (b === 0) throw new Error('OrtScoreGrad: no prompts');

@@ -51,7 +51,7 @@ export interface OnnxBatchOutput {
 
 type Manifest = RahfOnnxManifest;
 
-function findManifest(ref: string): string {
+export function findManifest(ref: string): string {
   if (!fs.existsSync(ref)) throw new Error(`${ref}: no such file or directory`);
   if (fs.statSync(ref).isDirectory()) {
     const found = fs.readdirSync(ref).filter((f) => f.endsWith('.rahf.json'));
@@ -64,7 +64,7 @@ function findManifest(ref: string): string {
   return mf;
 }
 
-function readManifest(file: string): Manifest {
+export function readManifest(file: string): Manifest {
   let m: Manifest;
   try {
     m = JSON.parse(fs.readFileSync(file, 'utf8'));
