@@ -61,7 +61,7 @@ function metrics(run: string): Array<Record<string, number>> {
 
 test('a few steps on a tiny set reduce the loss and write a loadable model', async () => {
   // Four examples, batch 4, no augmentation: every step sees the same examples.
-  const r = await runTrainResult(base('fit', { steps: 15, limit: 4, augment: 'none' }), quiet);
+  const r = await runTrainResult(base('fit', { steps: 15, limit: 4, augment: 'none', engine: 'ort' }), quiet);
   expect(r.step).toBe(15);
   const m = metrics('fit');
   expect(m.map((l) => l.step)).toEqual([...Array(15).keys()].map((k) => k + 1));
