@@ -1,6 +1,7 @@
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from './graph';
 import { gradientGraph, gradientModel } from './autodiff';
+import { inferShapes } from './shape-infer';
 import { OnnxGraph, encodeModel } from './proto';
 
 /*
@@ -246,6 +247,7 @@ describe('gradient graph construction', () => {
     const graph = gradientGraph(g.build(), { inputShapes: { x: [2, 4], u: [2, 4] }, loss: 'y', wrt: ['x', 'u'], keepOutputs: ['y'] });
     const ops = graph.nodes.map((n) => n.op);
     expect(ops).not.toContain('Exp'); // the unused branch is pruned
+    expect(inferShapes(graph, { x: [2, 4], u: [2, 4] }).types.get('grad_x')?.shape).toEqual([2, 4]); // gradient graphs can be transformed again
     expect(ops).not.toContain('Shape'); // folded to a constant
     expect(graph.outputs.map((o) => [o.name, o.shape])).toEqual([
       ['y', [2, 4]],

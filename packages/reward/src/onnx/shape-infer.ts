@@ -238,6 +238,7 @@ function inferNode(n: OnnxNode, types: Map<string, ValueType>, consts: Map<strin
     case 'Pow':
     case 'Max':
     case 'Min':
+    case 'Sum':
     case 'Equal':
     case 'Greater':
     case 'Less':
@@ -257,6 +258,7 @@ function inferNode(n: OnnxNode, types: Map<string, ValueType>, consts: Map<strin
           Pow: (a, b) => a ** b,
           Max: (...v) => Math.max(...v),
           Min: (...v) => Math.min(...v),
+          Sum: (...v) => v.reduce((a, b) => a + b, 0),
           Equal: (a, b) => +(a === b),
           Greater: (a, b) => +(a > b),
           Less: (a, b) => +(a < b),
