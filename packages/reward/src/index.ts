@@ -34,3 +34,13 @@ export { writeSynthWorld } from './data/synth/world';
 
 // Evaluation metrics (paper Tables 1–4).
 export * from './metrics';
+
+// Fast paths in onnxruntime-node: export, scoring, reward gradients (autodiff of the exported graph).
+export { exportRahf, exportOnnx, type ExportRahfOptions, type ExportRahfResult, type RahfOnnxManifest } from './onnx/export';
+export { OnnxScorer, type OnnxScorerOptions, type ScoreOptions } from './onnx/scorer';
+export { OrtScoreGrad } from './onnx/grad-scorer';
+export { gradientGraph, gradientModel, type GradientSpec } from './onnx/autodiff';
+
+// Training and evaluation.
+export { train, type TrainOptions, type TrainResult } from './train/trainer';
+export { evaluateSamples, modelPredictor, type EvaluationRun } from './eval/evaluate';

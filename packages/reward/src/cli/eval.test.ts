@@ -29,7 +29,7 @@ beforeAll(async () => {
   await initBackend();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-eval-'));
   world = path.join(tmp, 'world');
-  await writeSynthWorld({ out: world, n: 60, seed: 11, size: 64, progress: false });
+  await writeSynthWorld({ out: world, n: 60, seed: 11, size: 64, mapSize: 32, progress: false });
   ckpt = path.join(tmp, 'ckpt');
   const m = await RewardModel.fromPreset('tiny', { tokenizer: RAHF_TOKENIZER, seed: 5 });
   await m.save(ckpt);
@@ -183,9 +183,9 @@ test('--json: exact shape, and every number equals a direct computation through 
   }
   expect(j.baselines.constant.keywords).toEqual({ precision: 0, recall: 0, f1: 0 });
   expect(io.err.join('\n')).toMatch(/Constant baseline: means of 48 train samples/);
-  // Metrics run at the ground truth's resolution: the tiny model's 128² heatmaps meet 64² maps here.
-  expect(preds[0].heatmaps!.implausibility.width).toBe(128);
-  expect(records[0].artifactMap.width).toBe(64);
+  // Metrics run at the ground truth's resolution: the tiny model's 64² heatmaps meet 32² maps here.
+  expect(preds[0].heatmaps!.implausibility.width).toBe(64);
+  expect(records[0].artifactMap.width).toBe(32);
 });
 
 test('tables: the paper layout on stdout, the tfrecord+images layout, missing images reported', async () => {

@@ -65,12 +65,12 @@ export interface TrainCliIO {
 export const TRAIN_DEFAULTS = {
   preset: 'tiny',
   batchSize: 8,
-  lr: 1e-3,
+  lr: 2e-3,
   warmup: 100,
   schedule: 'rsqrt' as ScheduleName,
   weightDecay: 0.01,
   clipNorm: 1,
-  lossWeights: { heatmap: 10, score: 1, keywords: 0.2 } as LossWeights,
+  lossWeights: { heatmap: 10, score: 3, keywords: 0.5 } as LossWeights,
   heatmapLoss: 'bce' as HeatmapLoss,
   augment: 'crop' as AugmentMode,
   checkpointEvery: 200,
@@ -78,7 +78,7 @@ export const TRAIN_DEFAULTS = {
   evalEvery: 0,
   evalLimit: 64,
   seed: 0,
-  synthN: 4000,
+  synthN: 16000,
   synthSeed: 1,
 };
 

@@ -79,8 +79,9 @@ describe('tiny preset (random weights)', () => {
     expect(fb.length).toBe(3);
     for (const r of fb) {
       for (const t of SCORE_NAMES) expect(r.scores[t]).toBeGreaterThan(0);
-      expect(r.heatmaps!.implausibility.width).toBe(128);
-      expect(r.heatmaps!.misalignment.data.length).toBe(128 * 128);
+      const side = (128 / model.config.patchSize) * 2 ** model.config.heatmapStages; // the model's map, not the image
+      expect(r.heatmaps!.implausibility.width).toBe(side);
+      expect(r.heatmaps!.misalignment.data.length).toBe(side * side);
       expect(typeof r.keywordSequence).toBe('string');
       expect(Array.isArray(r.misaligned)).toBe(true);
     }
