@@ -339,15 +339,17 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
       // Texts padded to the training set's longest, so one graph (static shapes) serves every step.
       const len = (texts: string[]) => texts.reduce((m, t) => Math.max(m, model.tokenizer.encodeBatch([t], { maxLength: c.maxTextTokens }).ids[0].length), 1);
       const t1 = Date.now();
+      const textLen = len(train.map((e) => e.caption));
+      const targetLen = len(train.map((e) => e.target));
       ort = await OrtTrainEngine.create(model, {
         batch: o.batchSize,
-        textLen: len(train.map((e) => e.caption)),
-        targetLen: len(train.map((e) => e.target)),
+        textLen,
+        targetLen,
         weights: o.lossWeights,
         heatmapLoss: o.heatmapLoss,
         trainable: trainNames,
       });
-      io.log(`rahf: ORT training graph ready in ${((Date.now() - t1) / 1000).toFixed(1)}s`);
+      io.log(`rahf: ORT training graph (captions ${textLen} tokens, targets ${targetLen}) ready in ${((Date.now() - t1) / 1000).toFixed(1)}s`);
     }
     const budget = o.minutes !== undefined ? o.minutes * 60 : undefined;
     const state = (step: number, elapsed: number): TrainerState => ({
