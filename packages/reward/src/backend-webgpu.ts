@@ -10,7 +10,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { registerFusedGelu } from './gpu/gelu';
 import { registerTiledMatMul } from './gpu/matmul';
+import { registerFusedNorms } from './gpu/norm';
+import { registerFusedSoftmax } from './gpu/softmax';
 
 /** The one-line error for a forced `--backend webgpu` on a machine without an adapter. */
 export const NO_ADAPTER_MESSAGE =
@@ -226,6 +229,11 @@ export async function tryWebGPU(dawnOptions: string[] = dawnOptionsFromEnv()): P
     require('@tensorflow/tfjs-backend-webgpu');
     chunkAddN();
     registerTiledMatMul();
+    // Fused LayerNorm / RMS norm / GELU / attention-softmax kernels, used only with RAHF_WEBGPU_FUSED=on
+    // (see src/gpu/norm.ts for why not by default); RAHF_WEBGPU_FUSED_SOFTMAX=off then keeps tfjs's softmax.
+    registerFusedNorms();
+    registerFusedGelu();
+    registerFusedSoftmax();
     applyWebGPUFlagDefaults();
     if (!tf.findBackendFactory('webgpu')) {
       lastFailure = 'backend webgpu: @tensorflow/tfjs-backend-webgpu was loaded before navigator.gpu existed';

@@ -11,7 +11,8 @@
  *      kernel used (plus an Adam step's) must be registered on the target;
  *   c. timings on the target (median of GPU_CHECK_RUNS ≥ 5 after a warm-up): a tiny-preset training
  *      step (batch 4); on webgpu a settings sweep on the paper preset (src/gpu/sweep.ts: matMul and
- *      conv programs, weight transposes, tfjs-backend-webgpu flags; each setting's outputs checked
+ *      conv programs, weight transposes, fused norm / GELU / softmax kernels, tfjs-backend-webgpu
+ *      flags; each setting's outputs checked
  *      against the previous defaults'), whose winner stays applied for the rest; the paper preset
  *      (random weights): scores-only forward at batch 1 and 32, forward with heatmaps at batch 1,
  *      scoreGrad at batch 1; then GPU time per kernel of one batch-32 forward (tf.profile);
@@ -26,7 +27,8 @@
  *
  * Environment: GPU_CHECK_BACKEND (default webgpu; `cpu` is the dry run for machines without a GPU:
  * every step runs with cpu as the target, the paper-sized parts only with GPU_CHECK_PAPER=1),
- * GPU_CHECK_BUDGET_S, GPU_CHECK_RUNS (timed runs, default 5), GPU_CHECK_PARTS (a comma-separated
+ * GPU_CHECK_BUDGET_S, GPU_CHECK_RUNS (timed runs, default 5), GPU_CHECK_SWEEP (0: no settings sweep),
+ * GPU_CHECK_PARTS (a comma-separated
  * subset of fixtures,train,timings,parity; paper = timings,parity), GPU_CHECK_PARITY_SIZE and
  * GPU_CHECK_PARITY_LAYERS (input side and depth of the paper-width parity model, default 16 px, 2
  * layers), GPU_CHECK_TRAIN_BATCH (default 4), GPU_CHECK_PRESET (the large model, default paper),
@@ -56,6 +58,8 @@ import { disposeBatch } from '../train/data';
 import { LossWeights, TensorBatch, multiTaskLoss as trainLoss } from '../train/loss';
 import { AdamW, clipGlobalNorm } from '../train/optimizer';
 import { convModeNow, matMulMode } from './matmul';
+import { fusedOpsEnabled } from './norm';
+import { fusedSoftmaxEnabled } from './softmax';
 import { Setting, SweepRow, sweepSettings } from './sweep';
 
 type Json = Record<string, unknown>;
@@ -74,6 +78,11 @@ const PARTS = new Set(
     .split(',')
     .flatMap((p) => (p.trim() === 'paper' ? ['timings', 'parity'] : [p.trim()])),
 );
+/**
+ * GPU_CHECK_SWEEP=0 skips the settings sweep: timings and parity then run with the settings of the
+ * environment (e.g. RAHF_WEBGPU_FUSED=on checks the fused kernels against cpu on the paper widths).
+ */
+const SWEEP = process.env.GPU_CHECK_SWEEP !== '0';
 /** Batch of the timed training step; 1 in the cpu dry run (tfjs-backend-cpu's Slice makes conv filter gradients slow). */
 const TRAIN_BATCH = Number(process.env.GPU_CHECK_TRAIN_BATCH ?? (DRY ? 1 : 4));
 /** Tolerances: fixtures vs PyTorch (cpu is held to the project's 1e-4; GPUs sum in other orders). */
@@ -177,7 +186,7 @@ function webgpuSettings(): Json {
   for (const k of ['WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE', 'WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE', 'WEBGPU_CONV_SEPARATE_IM2COL_SHADER', 'WEBGPU_CPU_FORWARD']) {
     flags[k] = tf.env().get(k);
   }
-  return { matmul: matMulMode(), conv: convModeNow(), linear: process.env.RAHF_LINEAR_TRANSPOSE === 'explicit' ? 'explicit' : 'flag', flags };
+  return { matmul: matMulMode(), conv: convModeNow(), linear: process.env.RAHF_LINEAR_TRANSPOSE === 'explicit' ? 'explicit' : 'flag', fused: !fusedOpsEnabled() ? 'none' : fusedSoftmaxEnabled() ? 'all' : 'norms', flags };
 }
 
 async function setBackend(name: string): Promise<void> {
@@ -565,23 +574,19 @@ const TARGET_IMAGES_PER_S = 150;
 const TARGET_SCORE_GRAD_S = 0.6;
 
 /**
- * Stage 1: the previous defaults (tfjs's matMul, explicit weight transposes, tfjs's flags) first — the
- * reference every other setting's outputs are compared with — then the tiled matMul with and without
- * explicit transposes and with the matmul-based conv input gradient. Stage 2: single flag changes.
+ * Stage 1: the previous defaults (tfjs's matMul, explicit weight transposes, composed norms, tfjs's
+ * flags) first — the reference every other setting's outputs are compared with — then the last
+ * run's chosen settings with composed ops, with fused norms / GELU (src/gpu/norm.ts, gelu.ts) and with
+ * the fused attention softmax too (src/gpu/softmax.ts), all timed on the same machine. Stage 2: single flag changes on the best.
  */
+const SUBMIT_64 = { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 64 };
 const SWEEP_STAGE1: Setting[] = [
-  { name: 'previous: tfjs matMul+conv, explicit Wt', matmul: 'tfjs', conv: 'tfjs', linear: 'explicit', flags: {} },
-  { name: 'tiled matMul, explicit Wt', matmul: 'tiled', conv: 'tfjs', linear: 'explicit', flags: {} },
-  { name: 'tiled matMul, Wt by flag', matmul: 'tiled', conv: 'tfjs', linear: 'flag', flags: {} },
-  { name: 'tiled matMul+conv, Wt by flag', matmul: 'tiled', conv: 'tiled', linear: 'flag', flags: {} },
-  { name: 'tiled matMul+conv, flag, mm conv grad', matmul: 'tiled', conv: 'tiled', linear: 'flag', flags: { WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE: false } },
+  { name: 'previous: tfjs matMul+conv, explicit Wt', matmul: 'tfjs', conv: 'tfjs', linear: 'explicit', fused: 'none', flags: {} },
+  { name: 'tiled matMul+conv, Wt by flag, submit 64', matmul: 'tiled', conv: 'tiled', linear: 'flag', fused: 'none', flags: SUBMIT_64 },
+  { name: 'tiled, flag, submit 64, fused norms+GELU', matmul: 'tiled', conv: 'tiled', linear: 'flag', fused: 'norms', flags: SUBMIT_64 },
+  { name: 'tiled, flag, submit 64, fused all', matmul: 'tiled', conv: 'tiled', linear: 'flag', fused: 'all', flags: SUBMIT_64 },
 ];
-const SWEEP_STAGE2: Setting['flags'][] = [
-  { WEBGPU_USE_NAIVE_CONV2D_TRANSPOSE: false },
-  { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 64 },
-  { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 6 },
-  { WEBGPU_CONV_SEPARATE_IM2COL_SHADER: true },
-];
+const SWEEP_STAGE2: Setting['flags'][] = [{ WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 128 }, { WEBGPU_DEFERRED_SUBMIT_BATCH_SIZE: 32 }];
 
 async function settingsSweep(m: RewardModel): Promise<void> {
   const rec: Json = { targets: { images_per_s_b32: TARGET_IMAGES_PER_S, scoreGrad_b1_s: TARGET_SCORE_GRAD_S } };
@@ -940,7 +945,7 @@ async function main(): Promise<void> {
         log(`${PAPER_PRESET} preset: ${(paperCpu.numParams / 1e6).toFixed(1)} M parameters, initialised in ${initS.toFixed(1)} s`);
         await setBackend(TARGET);
         paperTgt = DRY ? paperCpu : modelFromHost(await hostModel(paperCpu), false);
-        if (PARTS.has('timings') && TARGET === 'webgpu') await part('settings sweep', () => settingsSweep(paperTgt!));
+        if (PARTS.has('timings') && TARGET === 'webgpu' && SWEEP) await part('settings sweep', () => settingsSweep(paperTgt!));
         if (PARTS.has('timings')) await part('paper timings', () => paperTimings(paperTgt!));
         if (PARTS.has('timings') && TARGET === 'webgpu' && left() > 120) {
           // Diagnostics only: a profiler problem is a note, not a failed check.

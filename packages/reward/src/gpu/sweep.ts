@@ -1,7 +1,8 @@
 /**
  * Settings sweep of the GPU check: the webgpu knobs that change speed but not the model's math
- * (which matMul and 3×3 conv programs run, whether linear layers pass W transposed by flag, tfjs-backend-webgpu
- * flags), each timed on the paper preset at the two targets of the GPU issue — scores-only forward
+ * (which matMul and 3×3 conv programs run, whether linear layers pass W transposed by flag, whether
+ * LayerNorm / RMS norm / GELU / attention softmax run as the fused kernels of src/gpu/norm.ts, gelu.ts and
+ * softmax.ts, tfjs-backend-webgpu flags), each timed on the paper preset at the two targets of the GPU issue — scores-only forward
  * at batch 32 and scoreGrad at batch 1 — and each checked against the first setting's outputs on the
  * same inputs (scores at batch 32, heatmaps and the pixel gradient at batch 1). A setting whose
  * outputs drift beyond `tol` is not eligible. Stage 1 compares whole configurations; stage 2 tries
@@ -11,6 +12,10 @@ import * as tf from '@tensorflow/tfjs';
 import { HEATMAP_NAMES, SCORE_NAMES, ScoreName } from '../rahf/config';
 import { RewardModel } from '../rahf/model';
 import { MatMulMode, matMulCalls, setConvMode, setMatMulMode } from './matmul';
+import { setFusedOps } from './norm';
+import { setFusedSoftmax } from './softmax';
+
+export type FusedMode = 'none' | 'norms' | 'all';
 
 export interface Setting {
   name: string;
@@ -19,6 +24,11 @@ export interface Setting {
   conv: MatMulMode;
   /** RAHF_LINEAR_TRANSPOSE: 'flag' (W transposed by matMul's flag) or 'explicit' (tf.transpose first). */
   linear: 'flag' | 'explicit';
+  /**
+   * Fused kernels (src/gpu/norm.ts, gelu.ts, softmax.ts) or tfjs's composed ops: none, LayerNorm / RMS
+   * norm / GELU ('norms'), or those and the attention softmax ('all').
+   */
+  fused: FusedMode;
   /** tfjs-backend-webgpu flags; those not named take tfjs's defaults. */
   flags: Record<string, number | boolean>;
 }
@@ -35,6 +45,8 @@ export function applySetting(s: Setting): void {
   setMatMulMode(s.matmul);
   setConvMode(s.conv);
   process.env.RAHF_LINEAR_TRANSPOSE = s.linear;
+  setFusedOps(s.fused !== 'none');
+  setFusedSoftmax(s.fused === 'all');
   for (const [k, v] of Object.entries({ ...TFJS_DEFAULTS, ...s.flags })) tf.env().set(k, v);
 }
 
@@ -46,6 +58,8 @@ export interface SweepRow {
   scoreGrad_b1_min_s: number;
   /** max over outputs of max|Δ| / max|reference| against the first setting */
   rel_vs_first: number;
+  /** the same per output: scores at batch 32, heatmaps at batch 1, scoreGrad's pixel gradient at batch 1 */
+  rel_parts?: { scores_b32: number; heatmaps_b1: number; grad_b1: number };
   eligible: boolean;
   /** max(forward_b32 / target, scoreGrad / target): ≤ 1 meets both targets; lower is better */
   score: number;
@@ -152,7 +166,10 @@ export async function sweepSettings(m: RewardModel, stage1: Setting[], stage2: S
     let row: SweepRow;
     try {
       const r = await measure(m, setting, o, x32, x1, x01);
-      const rel = ref ? Math.max(relErr(r.out.scores32, ref.scores32), relErr(r.out.heat1, ref.heat1), relErr(r.out.grad1, ref.grad1)) : 0;
+      const parts = ref
+        ? { scores_b32: relErr(r.out.scores32, ref.scores32), heatmaps_b1: relErr(r.out.heat1, ref.heat1), grad_b1: relErr(r.out.grad1, ref.grad1) }
+        : { scores_b32: 0, heatmaps_b1: 0, grad_b1: 0 };
+      const rel = Math.max(parts.scores_b32, parts.heatmaps_b1, parts.grad_b1);
       if (!ref) ref = r.out;
       const score = Math.max(r.fwdS / (32 / o.targetImagesPerS), r.gradS / o.targetScoreGradS);
       row = {
@@ -162,6 +179,7 @@ export async function sweepSettings(m: RewardModel, stage1: Setting[], stage2: S
         scoreGrad_b1_median_s: r3(r.gradS),
         scoreGrad_b1_min_s: r3(r.gradMin),
         rel_vs_first: r3(rel),
+        rel_parts: { scores_b32: r3(parts.scores_b32), heatmaps_b1: r3(parts.heatmaps_b1), grad_b1: r3(parts.grad_b1) },
         eligible: rel <= o.tol,
         score: r3(score),
         matmul_calls_b32: r.calls,
@@ -204,6 +222,7 @@ export async function sweepSettings(m: RewardModel, stage1: Setting[], stage2: S
         matmul: base.setting.matmul,
         conv: base.setting.conv,
         linear: base.setting.linear,
+        fused: base.setting.fused,
         flags,
       };
       const row = await run(setting);

@@ -1,5 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { Params } from './params';
+import { fusedGelu, fusedGeluActive } from '../gpu/gelu';
+import { RMS_NORM, fusedLayerNorm, fusedNormsActive, fusedRmsNorm } from '../gpu/norm';
+import { fusedScaledSoftmax, fusedSoftmaxActive } from '../gpu/softmax';
 
 /** x·Wᵀ with the transposed copy of W freed at once (left to an enclosing tidy, the copies of all
  * weights would live together and double the model's memory: the paper preset overflows wasm's 4 GB). */
@@ -74,16 +77,21 @@ export function linear(x: tf.Tensor, p: Params, name: string, bias = true): tf.T
 }
 
 export function layerNorm(x: tf.Tensor, p: Params, name: string, eps: number): tf.Tensor {
+  // webgpu only: one fused kernel each way (src/gpu/norm.ts); every other backend composes ops.
+  const w = p.get(`${name}.weight`);
+  const bias = p.get(`${name}.bias`);
+  if (bias.rank === 1 && fusedNormsActive(x, w)) return fusedLayerNorm(x, w, bias, eps);
   const axis = x.rank - 1;
   const mean = tf.mean(x, axis, true);
   const xc = tf.sub(x, mean);
   const variance = tf.mean(tf.square(xc), axis, true);
   const y = tf.mul(xc, tf.rsqrt(tf.add(variance, eps)));
-  return tf.add(tf.mul(y, p.get(`${name}.weight`)), p.get(`${name}.bias`));
+  return tf.add(tf.mul(y, w), bias);
 }
 
 /** T5 / RMS norm: no mean subtraction, no bias. */
 export function rmsNorm(x: tf.Tensor, weight: tf.Tensor, eps: number, axis = x.rank - 1): tf.Tensor {
+  if (axis === x.rank - 1 && fusedNormsActive(x, weight, RMS_NORM)) return fusedRmsNorm(x, weight, eps);
   const variance = tf.mean(tf.square(x), axis, true);
   return tf.mul(tf.mul(x, tf.rsqrt(tf.add(variance, eps))), weight);
 }
@@ -92,6 +100,7 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 
 /** Exact GELU (erf), HF "gelu". */
 export function gelu(x: tf.Tensor): tf.Tensor {
+  if (fusedGeluActive(x)) return fusedGelu(x); // webgpu only (src/gpu/gelu.ts)
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
 }
 
@@ -141,6 +150,8 @@ export function mergeHeads(x: tf.Tensor): tf.Tensor3D {
  */
 export function attention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, scale: number, bias?: tf.Tensor): tf.Tensor4D {
   let s: tf.Tensor = tf.matMul(q, k, false, true);
+  // webgpu only: scale, bias and softmax in one kernel each way (src/gpu/softmax.ts).
+  if (fusedSoftmaxActive(s, bias)) return tf.matMul(fusedScaledSoftmax(s, scale, bias), v) as tf.Tensor4D;
   if (scale !== 1) s = tf.mul(s, scale);
   if (bias) s = tf.add(s, bias);
   return tf.matMul(tf.softmax(s), v) as tf.Tensor4D;
