@@ -173,6 +173,7 @@ export function cli(args: string[]) {
           .option('clip-norm', { type: 'number' })
           .option('loss-weights', { type: 'string', describe: 'e.g. heatmap=1,score=1,keywords=0.5' })
           .option('heatmap-loss', { type: 'string', choices: ['mse', 'bce'] })
+          .option('score-head-lr-scale', { type: 'number', describe: 'learning-rate factor of the score heads (default 0.1)' })
           .option('engine', { type: 'string', choices: ['ort', 'tfjs', 'auto'], describe: 'gradients by onnxruntime-node (all cores) or tfjs; auto: ort when available' })
           .option('augment', { type: 'string', describe: 'augmentations: paper | crop | none' })
           .option('freeze-backbone', { type: 'boolean', describe: 'train only the heads (ViT and T5 frozen)' })
@@ -210,6 +211,7 @@ export function cli(args: string[]) {
             lossWeights: argv['loss-weights'],
             heatmapLoss: argv['heatmap-loss'],
             engine: argv.engine,
+            scoreHeadLrScale: argv['score-head-lr-scale'],
             augment: argv.augment,
             freezeBackbone: argv['freeze-backbone'],
             checkpointEvery: argv['checkpoint-every'],

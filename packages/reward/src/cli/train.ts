@@ -51,6 +51,7 @@ export interface TrainCliOptions {
   limit?: number;
   /** ort | tfjs | auto (default auto: onnxruntime-node when it loads and supports the model). */
   engine?: string;
+  scoreHeadLrScale?: number;
 }
 
 export interface TrainCliIO {
@@ -79,6 +80,7 @@ export const TRAIN_DEFAULTS = {
   evalLimit: 64,
   seed: 0,
   synthN: 16000,
+  scoreHeadLrScale: 0.1,
   synthSeed: 1,
 };
 
@@ -98,6 +100,7 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
   posNum('minutes', o.minutes);
   posInt('batch-size', o.batchSize);
   posNum('lr', o.lr);
+  posNum('score-head-lr-scale', o.scoreHeadLrScale);
   posInt('warmup', o.warmup, 0);
   posNum('min-lr', o.minLr, true);
   posNum('weight-decay', o.weightDecay, true);
@@ -178,6 +181,7 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
     progress: o.progress,
     limit: o.limit,
     engine: o.engine as TrainEngine | undefined,
+    scoreHeadLrScale: o.scoreHeadLrScale ?? TRAIN_DEFAULTS.scoreHeadLrScale,
   };
 }
 

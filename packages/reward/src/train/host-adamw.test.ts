@@ -47,3 +47,34 @@ test('HostAdamW and clipGlobalNormHost follow AdamW and clipGlobalNorm; state ro
   ref.dispose();
   tf.dispose([...vars.values()]);
 });
+
+test('a per-parameter learning-rate factor scales that parameter\'s step, in both optimizers alike', () => {
+  const init = randomMap(3, 2);
+  const g = randomMap(4, 3);
+  const scale = (n: string) => (n.startsWith('a.') ? 0.1 : 1);
+  const run = (s?: (n: string) => number) => {
+    const host = new Map([...init].map(([k, d]) => [k, { data: d.slice(), shape: SHAPES[k] }]));
+    new HostAdamW({ weightDecay: 0 }).apply(host, g, 0.05, s);
+    return host;
+  };
+  const full = run();
+  const scaled = run(scale);
+  for (const k of Object.keys(SHAPES)) {
+    const d0 = init.get(k)!;
+    for (let i = 0; i < d0.length; i++) {
+      const stepFull = full.get(k)!.data[i] - d0[i];
+      const stepScaled = scaled.get(k)!.data[i] - d0[i];
+      expect(Math.abs(stepScaled - stepFull * scale(k))).toBeLessThan(1e-6);
+    }
+  }
+  // The tfjs AdamW takes the same factor.
+  const vars = new Map([...init].map(([k, d]) => [k, tf.variable(tf.tensor(d, SHAPES[k]))]));
+  const gt = new Map([...g].map(([k, d]) => [k, tf.tensor(d, SHAPES[k]) as tf.Tensor]));
+  new AdamW({ weightDecay: 0 }).apply(vars, gt, 0.05, scale);
+  for (const [k, v] of vars) {
+    const want = scaled.get(k)!.data;
+    const got = v.dataSync();
+    for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i])).toBeLessThan(1e-6);
+  }
+  tf.dispose([...gt.values(), ...vars.values()]);
+});

@@ -25,7 +25,13 @@ export class HostAdamW {
   }
 
   /** One update of every parameter that has a gradient, in place in `params[name].data`, at learning rate `lr`. */
-  apply(params: Map<string, { data: Float32Array; shape: number[] }>, grads: Map<string, Float32Array>, lr: number): void {
+  apply(
+    params: Map<string, { data: Float32Array; shape: number[] }>,
+    grads: Map<string, Float32Array>,
+    lr0: number,
+    /** Per-parameter learning-rate factor (default 1). */
+    lrScale?: (name: string) => number,
+  ): void {
     this.step++;
     const { beta1: b1, beta2: b2, eps } = this;
     const bc1 = 1 - b1 ** this.step;
@@ -37,6 +43,7 @@ export class HostAdamW {
       const m = slot(this.m, name, g.length);
       const v = slot(this.v, name, g.length);
       this.shapes.set(name, p.shape);
+      const lr = lr0 * (lrScale ? lrScale(name) : 1);
       const decay = p.shape.length >= 2 && this.weightDecay > 0 ? 1 - lr * this.weightDecay : 1;
       const x = p.data;
       for (let i = 0; i < g.length; i++) {

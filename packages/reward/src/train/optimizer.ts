@@ -44,7 +44,7 @@ export class AdamW {
   }
 
   /** One update of every variable that has a gradient, at learning rate `lr`. */
-  apply(vars: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr: number): void {
+  apply(vars: Map<string, tf.Variable>, grads: Map<string, tf.Tensor>, lr0: number, lrScale?: (name: string) => number): void {
     this.step++;
     const t = this.step;
     const bc1 = 1 - this.beta1 ** t;
@@ -54,6 +54,7 @@ export class AdamW {
       if (!p) throw new Error(`AdamW: gradient for unknown variable "${name}"`);
       const m = this.slot(this.m, name, p);
       const v = this.slot(this.v, name, p);
+      const lr = lr0 * (lrScale ? lrScale(name) : 1);
       tf.tidy(() => {
         const m1 = tf.add(tf.mul(m, this.beta1), tf.mul(g, 1 - this.beta1));
         const v1 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(g), 1 - this.beta2));

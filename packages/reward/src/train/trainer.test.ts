@@ -9,7 +9,8 @@ import { readSafetensors } from '../io/safetensors';
 import { PRESETS } from '../rahf/presets';
 import { RewardModel } from '../rahf/model';
 import { synthTokenizerFile } from './tokenizer-build';
-import { latestCheckpoint, readTrainerState } from './trainer';
+import { calibrateScoreBias, latestCheckpoint, readTrainerState } from './trainer';
+import type { TrainExample } from './data';
 
 // A micro layout (jest gives this file its own copy of the presets module): 32-pixel images, one
 // 16-wide layer per tower, so a step takes tens of milliseconds.
@@ -151,4 +152,20 @@ test('bad input gives one-line user errors', async () => {
   const e = await fail(base('x8', { steps: 1, lossWeights: 'bogus' })).catch((x) => x);
   expect(e).toBeInstanceOf(UserError);
   expect(String(e.message)).not.toContain('\n');
+});
+
+test('a fresh model\'s score heads start at logit(training mean) of their type', async () => {
+  const model = await RewardModel.fromPreset('tiny', { tokenizer: synthTokenizerFile(), seed: 3, trainable: true });
+  try {
+    const means = [0.8, 0.25, 0.5, 0.6];
+    const ex = (d: number) => ({ scores: Float32Array.from(means.map((m) => m + d)) }) as unknown as TrainExample;
+    calibrateScoreBias(model, [ex(-0.1), ex(0.1)]);
+    const last = `linear_layers.${2 * model.config.scoreLinear.length}.bias`;
+    ['plausibility', 'alignment', 'aesthetics', 'overall'].forEach((t, k) => {
+      const b = model.params.tensors.get(`score_predictor.${t}.${last}`)!.dataSync()[0];
+      expect(b).toBeCloseTo(Math.log(means[k] / (1 - means[k])), 5);
+    });
+  } finally {
+    model.dispose();
+  }
 });

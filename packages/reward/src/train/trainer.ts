@@ -23,7 +23,7 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
-import { heatmapSize, RahfVariant } from '../rahf/config';
+import { heatmapSize, RahfVariant, SCORE_NAMES } from '../rahf/config';
 import { T5_PREFIX, VIT_PREFIX } from '../rahf/init';
 import { RewardModel } from '../rahf/model';
 import { writeFileAtomic } from '../util/atomic';
@@ -87,6 +87,8 @@ export interface TrainOptions {
   limit?: number;
   /** Where gradients are computed: onnxruntime-node, tfjs, or auto (ORT when it can run the model). */
   engine?: TrainEngine;
+  /** Learning-rate factor of the score heads (default 1). */
+  scoreHeadLrScale?: number;
 }
 
 export type TrainEngine = 'ort' | 'tfjs' | 'auto';
@@ -210,6 +212,34 @@ async function buildModel(o: TrainOptions, resumeDir?: string): Promise<RewardMo
   });
 }
 
+/**
+ * A fresh model's score heads start out predicting the training mean: the last dense layer's bias is set to
+ * logit(mean score of its type). Without it the first hundreds of updates all push one way (towards the
+ * mean), and with Adam's sign-like steps on a 1024-wide, all-positive (post-ReLU) input that drift drives the
+ * score MLP's ReLUs dead — measured on the tiny preset: 90% of the first dense layer inactive and the
+ * prediction constant to 1e-4 after 1000 steps, so the scores never learned.
+ */
+export function calibrateScoreBias(model: RewardModel, examples: TrainExample[]): void {
+  if (examples.length === 0) return;
+  const c = model.config;
+  const last = `linear_layers.${2 * c.scoreLinear.length}.bias`;
+  const mean = (k: number) => examples.reduce((s, e) => s + e.scores[k], 0) / examples.length;
+  const logit = (m: number) => {
+    const q = Math.min(Math.max(m, 0.02), 0.98);
+    return Math.log(q / (1 - q));
+  };
+  const vars = model.params.tensors;
+  if (c.variant === 'multi_head') {
+    SCORE_NAMES.forEach((t, k) => {
+      const v = vars.get(`score_predictor.${t}.${last}`);
+      if (v) (v as tf.Variable).assign(tf.fill(v.shape, logit(mean(k))));
+    });
+  } else {
+    const v = vars.get(`score_predictor.${last}`);
+    if (v) (v as tf.Variable).assign(tf.fill(v.shape, logit(SCORE_NAMES.reduce((s, _, k) => s + mean(k), 0) / SCORE_NAMES.length)));
+  }
+}
+
 /** Teacher-forced dev losses (no augmentation), averaged over batches. */
 async function devLosses(model: RewardModel, set: TrainExample[], o: TrainOptions): Promise<Record<string, number>> {
   const c = model.config;
@@ -312,6 +342,12 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
       ` loaded in ${((Date.now() - t0) / 1000).toFixed(1)}s`,
   );
 
+  if (!resumeDir && !o.init) calibrateScoreBias(model, train);
+  // Score heads learn at a fraction of the rate: at the full rate a from-scratch tiny model's score MLPs
+  // collapse to a constant (dead ReLUs) long before the shared features carry the defects they need.
+  const headScale = o.scoreHeadLrScale ?? 1;
+  const lrScale = headScale === 1 ? undefined : (name: string) => (name.startsWith('score_predictor.') ? headScale : 1);
+
   // ORT gradients arrive on the host: clip and update there (host-adamw.ts), then assign the variables.
   const opt = engine === 'ort' ? new HostAdamW({ weightDecay: o.weightDecay }) : new AdamW({ weightDecay: o.weightDecay });
   let ort: OrtTrainEngine | undefined;
@@ -411,7 +447,7 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
         if (!Number.isFinite(loss)) throw diverged(loss);
         gradNorm = clipGlobalNormHost(r.grads, o.clipNorm);
         const params = new Map([...r.grads.keys()].map((k) => [k, { data: (vars.get(k)!.dataSync() as Float32Array).slice(), shape: vars.get(k)!.shape }]));
-        (opt as HostAdamW).apply(params, r.grads, lr);
+        (opt as HostAdamW).apply(params, r.grads, lr, lrScale);
         for (const [k, p] of params) {
           const t = tf.tensor(p.data, p.shape, 'float32');
           vars.get(k)!.assign(t);
@@ -425,7 +461,7 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
           throw diverged(loss);
         }
         gradNorm = await clipGlobalNorm(r.gradMap, o.clipNorm);
-        (opt as AdamW).apply(vars, r.gradMap, lr);
+        (opt as AdamW).apply(vars, r.gradMap, lr, lrScale);
         tf.dispose([...r.gradMap.values()]);
       }
 
