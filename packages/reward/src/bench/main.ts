@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { initBackend } from '../backend';
 import { RewardModel } from '../rahf/model';
 import { benchOnnx } from './onnx';
+import { benchTrainStep } from './train-step';
 import { benchScoreGrad } from './scoregrad';
 
 // `pnpm bench`: timings of the reward model on this machine (a benchmark, never a test). Each figure is
@@ -36,6 +37,7 @@ async function main(): Promise<void> {
     .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: number of CPUs)' })
     .option('ort-grad-levels', { type: 'array', string: true, default: ['all'], choices: ['basic', 'extended', 'all'], describe: 'graph optimisation levels to time for the ORT scoreGrad' })
     .option('ort-grad-check', { type: 'boolean', default: false, describe: 'compare the ORT scoreGrad with one tfjs scoreGrad' })
+    .option('skip-train', { type: 'boolean', default: false, describe: 'skip the tiny-preset training-step figure' })
     .option('json', { type: 'boolean', default: false, describe: 'print the figures as one JSON object on stdout' })
     .strict()
     .parseAsync();
@@ -94,6 +96,15 @@ async function main(): Promise<void> {
     model.dispose();
   }
   if (gradPaths.length) out.scoregrad_bs1_s = Math.min(...gradPaths);
+
+  if (!argv['skip-train']) {
+    // The data/training issue's figure: one tiny-preset optimizer step at batch 4, as `rahf train` runs it.
+    log('== training step, tiny preset, batch 4');
+    const engines = argv['skip-tfjs'] ? ['ort'] : ['ort', 'tfjs'];
+    const r = await benchTrainStep({ preset: 'tiny', batch: 4, steps: argv.runs, engines, threads: argv.threads, log });
+    paths['train-step-tiny-bs4'] = r;
+    out.train_step_tiny_bs4_s = Math.min(...Object.values(r).map((v) => v.wall));
+  }
   // maxRSS is in kilobytes on Linux.
   out.peak_rss_mb = process.resourceUsage().maxRSS / 1024;
   log(`peak RSS ${(out.peak_rss_mb as number).toFixed(0)} MB`);

@@ -61,60 +61,91 @@ async function time(steps: number, step: () => Promise<void>): Promise<{ wall: n
   return { wall: med(walls), cpu: med(cpus) };
 }
 
-async function main(): Promise<void> {
-  await initBackend();
-  const preset = arg('preset', 'tiny');
-  const b = Number(arg('batch', '8'));
-  const steps = Number(arg('steps', '5'));
-  const engines = arg('engines', 'ort,tfjs').split(',');
-  const weights: LossWeights = parseLossWeights(arg('weights', ''), TRAIN_DEFAULTS.lossWeights);
-  const threads = Number(arg('threads', String(os.cpus().length)));
-  const heatmapLoss = TRAIN_DEFAULTS.heatmapLoss;
-  const model = await RewardModel.fromPreset(preset, { tokenizer: synthTokenizerFile(), seed: 0, trainable: true });
-  const hb = batch(model, b);
-  const vars = model.params.tensors;
-  const names = [...vars.keys()];
-  const w = `heatmap=${weights.heatmap},score=${weights.score},keywords=${weights.keywords}`;
-  console.log(`preset ${preset}, batch ${b}, loss weights ${w}, ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(2)}`);
-  for (const engine of engines) {
-    let r: { wall: number; cpu: number };
-    if (engine === 'ort') {
-      const len = (t: string[]) => Math.max(...t.map((s) => model.tokenizer.encode(s).length));
-      const ort = await OrtTrainEngine.create(model, { batch: b, textLen: len(hb.prompts), targetLen: len(hb.targets), weights, heatmapLoss, trainable: names, threads });
-      const opt = new HostAdamW();
-      r = await time(steps, async () => {
-        const out = await ort.step(hb);
-        clipGlobalNormHost(out.grads, 1);
-        const params = new Map([...out.grads.keys()].map((k) => [k, { data: (vars.get(k)!.dataSync() as Float32Array).slice(), shape: vars.get(k)!.shape }]));
-        opt.apply(params, out.grads, 1e-5);
-        for (const [k, p] of params) {
-          const t = tf.tensor(p.data, p.shape, 'float32');
-          vars.get(k)!.assign(t);
-          t.dispose();
-        }
-      });
-      await ort.release();
-    } else if (engine === 'tfjs') {
-      const opt = new AdamW();
-      const list = names.map((k) => vars.get(k)!);
-      const byVar = new Map(names.map((k) => [vars.get(k)!.name, k]));
-      r = await time(steps, async () => {
-        const tb = toTensors(hb);
-        const { value, grads } = tf.variableGrads(() => multiTaskLoss(model, tb, weights, { heatmapLoss }).total, list);
-        const g = new Map(Object.entries(grads).map(([vn, t]) => [byVar.get(vn)!, t as tf.Tensor]));
-        await clipGlobalNorm(g, 1);
-        opt.apply(vars, g, 1e-5);
-        tf.dispose([value, ...g.values()]);
-        disposeBatch(tb);
-      });
-      opt.dispose();
-    } else throw new Error(`--engines: unknown engine "${engine}" (ort, tfjs)`);
-    console.log(`${engine.padEnd(5)} ${r.wall.toFixed(3)} s/step (median of ${steps})  ${(b / r.wall).toFixed(2)} img/s  cpu ${r.cpu.toFixed(3)} s/step`);
-  }
-  model.dispose();
+export interface TrainStepBenchOptions {
+  preset?: string;
+  batch?: number;
+  steps?: number;
+  engines?: string[];
+  weights?: LossWeights;
+  threads?: number;
+  log?: (line: string) => void;
 }
 
-main().catch((e) => {
-  console.error(`train-step bench: ${(e as Error).message}`);
-  process.exit(1);
-});
+/** Median wall and CPU seconds of one training step per engine (`ort`, `tfjs`). */
+export async function benchTrainStep(o: TrainStepBenchOptions = {}): Promise<Record<string, { wall: number; cpu: number; img_per_s: number }>> {
+  const preset = o.preset ?? 'tiny';
+  const b = o.batch ?? 8;
+  const steps = o.steps ?? 5;
+  const engines = o.engines ?? ['ort', 'tfjs'];
+  const weights = o.weights ?? TRAIN_DEFAULTS.lossWeights;
+  const threads = o.threads ?? os.cpus().length;
+  const log = o.log ?? ((l: string) => console.log(l));
+  const heatmapLoss = TRAIN_DEFAULTS.heatmapLoss;
+  const model = await RewardModel.fromPreset(preset, { tokenizer: synthTokenizerFile(), seed: 0, trainable: true });
+  const out: Record<string, { wall: number; cpu: number; img_per_s: number }> = {};
+  try {
+    const hb = batch(model, b);
+    const vars = model.params.tensors;
+    const names = [...vars.keys()];
+    const w = `heatmap=${weights.heatmap},score=${weights.score},keywords=${weights.keywords}`;
+    log(`train step: preset ${preset}, batch ${b}, loss weights ${w}, ${os.cpus().length} cores, load average ${os.loadavg()[0].toFixed(2)}`);
+    for (const engine of engines) {
+      let r: { wall: number; cpu: number };
+      if (engine === 'ort') {
+        const len = (t: string[]) => Math.max(...t.map((s) => model.tokenizer.encode(s).length));
+        const ort = await OrtTrainEngine.create(model, { batch: b, textLen: len(hb.prompts), targetLen: len(hb.targets), weights, heatmapLoss, trainable: names, threads });
+        const opt = new HostAdamW();
+        r = await time(steps, async () => {
+          const res = await ort.step(hb);
+          clipGlobalNormHost(res.grads, 1);
+          const params = new Map([...res.grads.keys()].map((k) => [k, { data: (vars.get(k)!.dataSync() as Float32Array).slice(), shape: vars.get(k)!.shape }]));
+          opt.apply(params, res.grads, 1e-5);
+          for (const [k, p] of params) {
+            const t = tf.tensor(p.data, p.shape, 'float32');
+            vars.get(k)!.assign(t);
+            t.dispose();
+          }
+        });
+        await ort.release();
+      } else if (engine === 'tfjs') {
+        const opt = new AdamW();
+        const list = names.map((k) => vars.get(k)!);
+        const byVar = new Map(names.map((k) => [vars.get(k)!.name, k]));
+        r = await time(steps, async () => {
+          const tb = toTensors(hb);
+          const { value, grads } = tf.variableGrads(() => multiTaskLoss(model, tb, weights, { heatmapLoss }).total, list);
+          const g = new Map(Object.entries(grads).map(([vn, t]) => [byVar.get(vn)!, t as tf.Tensor]));
+          await clipGlobalNorm(g, 1);
+          opt.apply(vars, g, 1e-5);
+          tf.dispose([value, ...g.values()]);
+          disposeBatch(tb);
+        });
+        opt.dispose();
+      } else throw new Error(`--engines: unknown engine "${engine}" (ort, tfjs)`);
+      out[engine] = { ...r, img_per_s: b / r.wall };
+      log(`train step ${engine.padEnd(5)} ${r.wall.toFixed(3)} s/step (median of ${steps})  ${(b / r.wall).toFixed(2)} img/s  cpu ${r.cpu.toFixed(3)} s/step`);
+    }
+  } finally {
+    model.dispose();
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  await initBackend();
+  await benchTrainStep({
+    preset: arg('preset', 'tiny'),
+    batch: Number(arg('batch', '8')),
+    steps: Number(arg('steps', '5')),
+    engines: arg('engines', 'ort,tfjs').split(','),
+    weights: parseLossWeights(arg('weights', ''), TRAIN_DEFAULTS.lossWeights),
+    threads: Number(arg('threads', String(os.cpus().length))),
+  });
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(`train-step bench: ${(e as Error).message}`);
+    process.exit(1);
+  });
+}
