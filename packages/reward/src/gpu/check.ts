@@ -60,7 +60,7 @@ import { AdamW, clipGlobalNorm } from '../train/optimizer';
 import { convModeNow, matMulMode } from './matmul';
 import { fusedOpsEnabled } from './norm';
 import { fusedSoftmaxEnabled } from './softmax';
-import { Setting, SweepRow, sweepSettings } from './sweep';
+import { Setting, SweepRow, relErr as sweepRelErr, sweepSettings } from './sweep';
 
 type Json = Record<string, unknown>;
 
@@ -141,17 +141,10 @@ const r3 = (x: number) => (Number.isFinite(x) ? Number(x.toPrecision(3)) : Strin
 // ------------------------------------------------------------------------------------------------
 // Numbers
 
-/** max |a − b| / max |b| (the reference's scale); Infinity on NaN. */
+/** sweep.ts's relErr, but a length mismatch is a bug in the check, not a measurement. */
 function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) throw new Error(`length ${a.length} != ${b.length}`);
-  let d = 0;
-  let m = 0;
-  for (let i = 0; i < b.length; i++) {
-    const e = Math.abs(a[i] - b[i]);
-    if (!(e <= d)) d = Number.isNaN(e) ? Infinity : e;
-    m = Math.max(m, Math.abs(b[i]));
-  }
-  return d === 0 ? 0 : d / Math.max(m, 1e-30);
+  return sweepRelErr(a, b);
 }
 
 /** Deterministic pixels in [0,1) (xorshift), the same on every backend. */

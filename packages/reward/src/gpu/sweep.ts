@@ -86,7 +86,8 @@ export interface SweepOptions {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+/** max |a − b| / max |b| (the reference's scale); Infinity on NaN or a length mismatch. */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return Infinity;
   let d = 0;
   let m = 0;

@@ -66,6 +66,33 @@ export function rahfOutputs(c: RahfConfig, part: RahfPart): string[] {
 }
 
 /**
+ * RewardModel.run's trunk as graph pieces: the visual tokens (ViT output, with or without CLS, projected to the
+ * T5 width) built once, a joint T5 encode of [visual; caption] per text, the patch positions of an encoder
+ * output as an NCHW feature map [B, D, g, g], and its caption part. Shared by the inference and training graphs.
+ */
+export function rahfTrunkG(g: GraphBuilder, model: RewardModel, px: string) {
+  const c = model.config;
+  const d = c.t5.d_model;
+  const grid = gridSize(c);
+  const n = grid * grid;
+  const nv = visualTokenCount(c);
+  let vit = vitG(g, model.vit, px);
+  if (!c.keepClsInEncoder) vit = g.slice(vit, 1, 1, 1 + n);
+  const visual = linearG(g, vit, model.params, PROJECTION);
+  const start = c.keepClsInEncoder ? 1 : 0;
+  return {
+    encode: (ids: string, mask?: string): string => {
+      const x = g.concat([visual, embedG(g, model.t5, ids)], 1);
+      // Visual positions are always attended: pad the caption mask with ones in front.
+      const joint = mask ? g.op('Pad', [mask, g.i64([0, nv, 0, 0]), g.i64(1)]) : undefined;
+      return t5EncoderG(g, model.t5, x, joint);
+    },
+    featureMap: (hidden: string): string => g.reshape(g.transpose(g.slice(hidden, 1, start, start + n), [0, 2, 1]), [-1, d, grid, grid]),
+    captionHidden: (hidden: string): string => g.slice(hidden, 1, nv, 2 ** 62),
+  };
+}
+
+/**
  * RAHF graph part:
  * - 'scores': scores only (the fast common case), plus encoder_hidden for multi-head models;
  * - 'heatmaps': scores and heatmaps (plus encoder_hidden for multi-head models);
@@ -81,25 +108,9 @@ export function exportRahfGraph(model: RewardModel, part: RahfPart): GraphBuilde
     const len = t.kind === 'caption' ? 'text_len' : `text_len_${t.kind.toLowerCase()}_${t.type}`;
     return { ...t, idsV: g.input(t.ids, 'int64', ['batch', len]), maskV: t.mask ? g.input(t.mask, 'int64', ['batch', len]) : undefined };
   });
-  // Visual tokens: ViT output (with or without CLS) projected to the T5 width.
-  const grid = gridSize(c);
-  const n = grid * grid;
-  const nv = visualTokenCount(c);
-  let vit = vitG(g, model.vit, px);
-  if (!c.keepClsInEncoder) vit = g.slice(vit, 1, 1, 1 + n);
-  const visual = linearG(g, vit, model.params, PROJECTION);
-
-  const encode = (t: (typeof texts)[number]) => {
-    const x = g.concat([visual, embedG(g, model.t5, t.idsV)], 1);
-    // Visual positions are always attended: pad the caption mask with ones in front.
-    const mask = t.maskV ? g.op('Pad', [t.maskV, g.i64([0, nv, 0, 0]), g.i64(1)]) : undefined;
-    return t5EncoderG(g, model.t5, x, mask);
-  };
-  const featureMap = (hidden: string) => {
-    const start = c.keepClsInEncoder ? 1 : 0;
-    return g.reshape(g.transpose(g.slice(hidden, 1, start, start + n), [0, 2, 1]), [-1, d, grid, grid]);
-  };
-  const captionHidden = (hidden: string) => g.slice(hidden, 1, nv, 2 ** 62);
+  const trunk = rahfTrunkG(g, model, px);
+  const encode = (t: (typeof texts)[number]) => trunk.encode(t.idsV, t.maskV);
+  const { featureMap, captionHidden } = trunk;
   const head = (kind: 'score' | 'heatmap', type: string) => {
     const base = kind === 'score' ? 'score_predictor.' : 'heatmap_predictor.';
     return model.params.scope(c.variant === 'multi_head' ? `${base}${type}.` : base);

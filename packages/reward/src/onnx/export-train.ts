@@ -1,12 +1,10 @@
-import { HEATMAP_NAMES, HeatmapName, SCORE_NAMES, gridSize, heatmapSize, visualTokenCount } from '../rahf/config';
-import { PROJECTION } from '../rahf/init';
+import { HEATMAP_NAMES, HeatmapName, SCORE_NAMES, heatmapSize } from '../rahf/config';
 import { RewardModel } from '../rahf/model';
 import { HeatmapLoss, LossPart, LossWeights } from '../train/loss';
 import { GraphBuilder } from './graph';
-import { linearG } from './export-common';
 import { heatmapHeadG, scoreHeadG } from './export-heads';
-import { embedG, t5DecoderG, t5EncoderG } from './export-t5';
-import { vitG } from './export-vit';
+import { t5DecoderG } from './export-t5';
+import { rahfTrunkG } from './export-rahf';
 import { OnnxDType } from './proto';
 
 /*
@@ -66,7 +64,6 @@ export function exportTrainGraph(model: RewardModel, o: TrainGraphOptions): Trai
   if (!(w.score > 0 || w.heatmap > 0 || w.keywords > 0)) throw new Error('onnx training graph: every loss weight is 0');
   const B = o.batch;
   const s = c.imageSize;
-  const d = c.t5.d_model;
   const g = new GraphBuilder('rahf_train');
   g.paramNames = new Map([...model.params.tensors].map(([k, v]) => [v.id, k]));
   const px = g.input('pixel_values', 'float32', [B, s, s, 3]);
@@ -74,17 +71,9 @@ export function exportTrainGraph(model: RewardModel, o: TrainGraphOptions): Trai
   const mask = c.maskTextPadding ? g.input('attention_mask', 'int64', [B, o.textLen]) : undefined;
 
   // RewardModel.run (multi-head): ViT → projection → T5 encoder over [visual; caption].
-  const grid = gridSize(c);
-  const n = grid * grid;
-  const nv = visualTokenCount(c);
-  let vit = vitG(g, model.vit, px);
-  if (!c.keepClsInEncoder) vit = g.slice(vit, 1, 1, 1 + n);
-  const visual = linearG(g, vit, model.params, PROJECTION);
-  const x = g.concat([visual, embedG(g, model.t5, ids)], 1);
-  const jointMask = mask ? g.op('Pad', [mask, g.i64([0, nv, 0, 0]), g.i64(1)]) : undefined;
-  const hidden = t5EncoderG(g, model.t5, x, jointMask);
-  const start = c.keepClsInEncoder ? 1 : 0;
-  const feature = g.reshape(g.transpose(g.slice(hidden, 1, start, start + n), [0, 2, 1]), [-1, d, grid, grid]);
+  const trunk = rahfTrunkG(g, model, px);
+  const hidden = trunk.encode(ids, mask);
+  const feature = trunk.featureMap(hidden);
   const head = (base: string, type: string) => model.params.scope(`${base}${type}.`);
 
   const parts: LossPart[] = [];
@@ -123,7 +112,7 @@ export function exportTrainGraph(model: RewardModel, o: TrainGraphOptions): Trai
     const decIds = g.input('decoder_input_ids', 'int64', [B, T]);
     const labels = g.input('labels', 'int64', [B, T]);
     const lw = g.input('label_weights', 'float32', [B, T]);
-    const caption = g.slice(hidden, 1, nv, 2 ** 62);
+    const caption = trunk.captionHidden(hidden);
     const logits = t5DecoderG(g, model.t5, decIds, caption, mask, false); // [B, T, V]
     const logp = g.op('LogSoftmax', [logits], { axis: -1 });
     const vocab = g.op('Range', [g.i64(0), g.i64(c.t5.vocab_size), g.i64(1)]);
