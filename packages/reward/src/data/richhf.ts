@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { inOrderAhead } from '../util/ahead';
 import { decodeExample, encodeExample, Example, Feature, FeatureKind } from './example-proto';
 import { GrayMap, RichHFRecord, uidOf } from './record';
 import { readTFRecords, TFRecordWriter } from './tfrecord';
@@ -52,18 +53,13 @@ export interface IndexedRichHFRecord extends RichHFRecord {
  * [0, 1] (unless `scoreRange: 'warn'`), undecodable heatmap, malformed label.
  */
 export async function* readRichHF(file: string, opts: ReadRichHFOptions = {}): AsyncGenerator<IndexedRichHFRecord> {
-  // Heatmap PNGs decode on sharp's threads: keep a window of records decoding ahead (yielded, and failing,
-  // in file order) instead of one at a time — loading a training split was ~100 ms per record serially.
-  const window: Promise<IndexedRichHFRecord>[] = [];
-  const AHEAD = 16;
-  for await (const { index, data } of readTFRecords(file)) {
-    const where = `${file}: record ${index}`;
-    const p = decodeRichHFExample(data, where, opts).then((rec) => ({ index, ...rec }));
-    p.catch(() => undefined); // rejections surface when awaited below, in order
-    window.push(p);
-    if (window.length >= AHEAD) yield await window.shift()!;
-  }
-  while (window.length) yield await window.shift()!;
+  // Heatmap PNGs decode on sharp's threads: records decode 16 ahead (yielded, and failing, in file order).
+  // Loading a 2400-record training split: 28 s one at a time, 22 s with this (18 s with train/data.ts's too).
+  yield* inOrderAhead(
+    readTFRecords(file),
+    async ({ index, data }) => ({ index, ...(await decodeRichHFExample(data, `${file}: record ${index}`, opts)) }),
+    16,
+  );
 }
 
 /** Reads a whole (small) file: records in order and the warnings raised on the way. */

@@ -6,7 +6,8 @@
  * a resumed run sees exactly the batches an uninterrupted one would.
  */
 import * as tf from '@tensorflow/tfjs';
-import { openEvalDataset, DatasetOptions } from '../eval/dataset';
+import { openEvalDataset, DatasetOptions, EvalSample } from '../eval/dataset';
+import { inOrderAhead } from '../util/ahead';
 import { loadImage } from '../image';
 import { parseLabels } from '../data/richhf';
 import { promptWords } from '../rahf/keywords';
@@ -56,39 +57,29 @@ export function targetSequence(caption: string, label: string): string {
 export async function loadTrainSet(opts: DatasetOptions): Promise<TrainSet> {
   const ds = await openEvalDataset(opts);
   const examples: TrainExample[] = [];
-  // Image decodes run on sharp's threads; keeping several in flight (instead of awaiting each) makes
-  // loading several times faster — it was ~100 ms per example one at a time.
-  const inFlight: Promise<void>[] = [];
-  const MAX_IN_FLIGHT = 16;
-  for await (const s of ds.samples()) {
+  // Images decode on sharp's threads, 16 ahead (see readRichHF): 22 → 18 s for 2400 examples.
+  const build = async (s: EvalSample): Promise<TrainExample> => {
     const r = s.record;
     if (r.artifactMap.width !== r.misalignmentMap.width || r.artifactMap.height !== r.misalignmentMap.height) {
       throw new Error(`${ds.recordsFile}: record ${r.index}: artifact and misalignment maps differ in size`);
     }
-    const slot = examples.length;
-    examples.push(undefined as unknown as TrainExample);
-    inFlight.push(
-      loadImage(Buffer.from(s.image.buffer, s.image.byteOffset, s.image.byteLength), s.imageSource).then((img) => {
-        const rgb = new Uint8Array(img.data.length);
-        for (let i = 0; i < rgb.length; i++) rgb[i] = Math.round(img.data[i] * 255);
-        examples[slot] = {
-          uid: s.uid,
-          caption: s.caption,
-          target: targetSequence(s.caption, r.promptMisalignmentLabel),
-          rgb,
-          width: img.width,
-          height: img.height,
-          maps: [r.artifactMap.data, r.misalignmentMap.data],
-          mapWidth: r.artifactMap.width,
-          mapHeight: r.artifactMap.height,
-          scores: Float32Array.from(SCORE_NAMES.map((n) => r[SCORE_FIELDS[n]])),
-        };
-      }),
-    );
-    inFlight[inFlight.length - 1].catch(() => undefined); // rejections surface when awaited, in order
-    if (inFlight.length >= MAX_IN_FLIGHT) await inFlight.shift();
-  }
-  await Promise.all(inFlight);
+    const img = await loadImage(Buffer.from(s.image.buffer, s.image.byteOffset, s.image.byteLength), s.imageSource);
+    const rgb = new Uint8Array(img.data.length);
+    for (let i = 0; i < rgb.length; i++) rgb[i] = Math.round(img.data[i] * 255);
+    return {
+      uid: s.uid,
+      caption: s.caption,
+      target: targetSequence(s.caption, r.promptMisalignmentLabel),
+      rgb,
+      width: img.width,
+      height: img.height,
+      maps: [r.artifactMap.data, r.misalignmentMap.data],
+      mapWidth: r.artifactMap.width,
+      mapHeight: r.artifactMap.height,
+      scores: Float32Array.from(SCORE_NAMES.map((n) => r[SCORE_FIELDS[n]])),
+    };
+  };
+  for await (const ex of inOrderAhead(ds.samples(), build, 16)) examples.push(ex);
   return {
     examples,
     source: ds.recordsFile,

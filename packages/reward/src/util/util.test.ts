@@ -3,6 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { writeFileAtomic } from './atomic';
 import { formatDuration, Progress } from './progress';
+import { inOrderAhead } from './ahead';
 
 describe('writeFileAtomic', () => {
   let dir: string;
@@ -40,5 +41,43 @@ describe('Progress', () => {
     expect(formatDuration(125)).toBe('2m05s');
     expect(formatDuration(3720)).toBe('1h02m');
     expect(formatDuration(NaN)).toBe('?');
+  });
+});
+
+describe('inOrderAhead', () => {
+  async function* items(n: number) {
+    for (let i = 0; i < n; i++) yield i;
+  }
+  const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  test('yields in source order while keeping at most `ahead` running', async () => {
+    let running = 0;
+    let peak = 0;
+    const out: number[] = [];
+    const start = async (i: number) => {
+      running++;
+      peak = Math.max(peak, running);
+      await delay((7 - i) % 4); // later items often finish first
+      running--;
+      return i * 10;
+    };
+    for await (const v of inOrderAhead(items(8), start, 3)) out.push(v);
+    expect(out).toEqual([0, 10, 20, 30, 40, 50, 60, 70]);
+    expect(peak).toBe(3);
+  });
+
+  test('a failure surfaces at its turn, after the results before it', async () => {
+    const out: number[] = [];
+    const start = async (i: number) => {
+      if (i === 2) throw new Error('item 2 is broken');
+      await delay(5);
+      return i;
+    };
+    await expect(
+      (async () => {
+        for await (const v of inOrderAhead(items(5), start, 4)) out.push(v);
+      })(),
+    ).rejects.toThrow('item 2 is broken');
+    expect(out).toEqual([0, 1]);
   });
 });
