@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import * as tf from '@tensorflow/tfjs';
+import * as os from 'os';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { initBackend } from '../backend';
@@ -7,6 +8,8 @@ import { RewardModel } from '../rahf/model';
 import { benchOnnx } from './onnx';
 import { benchTrainStep } from './train-step';
 import { benchScoreGrad } from './scoregrad';
+import { benchGemm } from './gemm';
+import { benchTorch } from './torch';
 
 // `pnpm bench`: timings of the reward model on this machine (a benchmark, never a test). Each figure is
 // the median of the timed runs after one warm-up run. Paths: onnxruntime-node (scoring), onnxruntime-node
@@ -38,6 +41,8 @@ async function main(): Promise<void> {
     .option('ort-grad-levels', { type: 'array', string: true, default: ['all'], choices: ['basic', 'extended', 'all'], describe: 'graph optimisation levels to time for the ORT scoreGrad' })
     .option('ort-grad-check', { type: 'boolean', default: false, describe: 'compare the ORT scoreGrad with one tfjs scoreGrad' })
     .option('skip-train', { type: 'boolean', default: false, describe: 'skip the tiny-preset training-step figure' })
+    .option('skip-torch', { type: 'boolean', default: false, describe: 'skip the same-machine PyTorch reference (scripts/torch-reference.py)' })
+    .option('skip-gemm', { type: 'boolean', default: false, describe: 'skip the onnxruntime MatMul yardstick' })
     .option('json', { type: 'boolean', default: false, describe: 'print the figures as one JSON object on stdout' })
     .strict()
     .parseAsync();
@@ -53,8 +58,36 @@ async function main(): Promise<void> {
     out.forward_bs1_s = f.forward_bs1_s;
     out.forward_bs8_img_per_s = f.forward_bs8_img_per_s;
     out.forward_heatmaps_bs1_s = f.forward_heatmaps_bs1_s;
+    // The same forward through the dynamically int8-quantised export (VNNI), reported beside, never instead.
+    if (f.int8) {
+      out.forward_bs1_int8_s = f.int8.forward_bs1_s;
+      out.forward_bs8_int8_img_per_s = f.int8.forward_bs8_img_per_s;
+    }
     log(`forward scores bs1 ${f.forward_bs1_s.toFixed(3)} s (${f.forward_bs1_gflops.toFixed(0)} GFLOP/s of ${f.forward_gflop.toFixed(1)} GFLOP), ` +
       `bs8 ${f.forward_bs8_img_per_s.toFixed(2)} img/s, with heatmaps bs1 ${f.forward_heatmaps_bs1_s?.toFixed(3)} s`);
+  }
+
+  if (!argv['skip-gemm']) {
+    // What fp32 MatMul reaches on this machine: the ceiling every forward figure above is measured against.
+    const g = await benchGemm({ threads: argv.threads, runs: Math.max(argv.runs, 5) });
+    out.gemm_gflops = g.gflops;
+    const on = paths.onnxruntime as { forward_gflop?: number; forward_bs1_s?: number } | undefined;
+    if (on?.forward_gflop && on.forward_bs1_s) {
+      out.forward_bs1_floor_s = on.forward_gflop / g.gflops;
+      out.forward_bs1_fraction_of_gemm = out.forward_bs1_floor_s as number / on.forward_bs1_s;
+    }
+    log(`onnxruntime MatMul [${g.m}×${g.k}]·[${g.k}×${g.n}] on ${g.threads} threads: ${g.gflops.toFixed(0)} GFLOP/s median, ${g.gflops_best.toFixed(0)} best` +
+      (out.forward_bs1_floor_s ? `; forward bs1 at that rate: ${(out.forward_bs1_floor_s as number).toFixed(3)} s (${(100 * (out.forward_bs1_fraction_of_gemm as number)).toFixed(0)} % of it reached)` : ''));
+    paths.gemm = g as unknown as Record<string, unknown>;
+  }
+
+  if (!argv['skip-torch'] && argv.preset === 'paper') {
+    log('== PyTorch reference (same FLOPs as the paper preset, scripts/torch-reference.py)');
+    const t = benchTorch({ threads: argv.threads ?? os.cpus().length, runs: argv.runs, tokens: 230, grad: !argv['skip-ort-grad'], log });
+    paths.pytorch = t as unknown as Record<string, unknown>;
+    if ('skipped' in t) log(`PyTorch reference skipped: ${t.skipped}`);
+    else log(`PyTorch ${t.torch} (${t.threads} threads, BLAS ${t.blas}): forward bs1 ${t.forward_bs1_s.toFixed(3)} s, bs8 ${t.forward_bs8_img_per_s.toFixed(2)} img/s, ViT-B/16 ${t.vit_bs1_s.toFixed(3)} s` +
+      (t.scoregrad_bs1_s ? `, scoreGrad bs1 ${t.scoregrad_bs1_s.toFixed(3)} s` : ''));
   }
 
   const gradPaths: number[] = [];

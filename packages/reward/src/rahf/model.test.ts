@@ -184,6 +184,8 @@ test('towers start from HF checkpoints (ViT interpolated to the preset grid) and
   try {
     expect(m.config.vit.hidden_size).toBe(32);
     expect(m.config.t5.d_model).toBe(32);
+    // The checkpoint's 16-pixel patches replace the preset's 8 (the preset's 128-pixel input stays).
+    expect([m.config.patchSize, m.config.imageSize]).toEqual([16, 128]);
     const vit = readSafetensors(path.join(vitDir, 'model.safetensors'));
     const t5 = readSafetensors(path.join(t5Dir, 'model.safetensors'));
     expect([...m.params.get('vit.embeddings.cls_token').dataSync()]).toEqual([...vit.get('embeddings.cls_token')!.data]);

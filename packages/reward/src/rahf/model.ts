@@ -270,7 +270,11 @@ export class RewardModel {
     if (opts.variant) preset.variant = opts.variant;
     const vitDir = opts.vit ? await resolveModel(opts.vit, opts.hub) : undefined;
     const t5Dir = opts.t5 ? await resolveModel(opts.t5, opts.hub) : undefined;
-    if (vitDir) preset.vitJson = readJsonConfig(vitDir);
+    if (vitDir) {
+      preset.vitJson = readJsonConfig(vitDir);
+      // The checkpoint's patch embedding fixes the patch size; the image size stays the preset's.
+      if (typeof preset.vitJson.patch_size === 'number') preset.patchSize = preset.vitJson.patch_size;
+    }
     if (t5Dir) preset.t5Json = readJsonConfig(t5Dir);
     let tokenizer: Tokenizer;
     if (opts.tokenizer) tokenizer = await tokenizerFrom(opts.tokenizer, opts.hub);

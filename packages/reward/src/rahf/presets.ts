@@ -65,7 +65,7 @@ const common = {
  * - large384: youweiliang/RichHF, the public trained checkpoint's layout: ViT-L/16 at 384 + T5-base,
  *   CLS fed to the encoder, no text mask, pads in the loss.
  * - tiny: a few-hundred-thousand-parameter model that trains in minutes on two CPU cores (the demo
- *   model): 64-wide two-layer towers on 128-pixel images.
+ *   model): 64-wide two-layer towers on 128-pixel images in 8-pixel patches.
  */
 export const PRESETS: Record<PresetName, RahfPreset> = {
   paper: {
@@ -100,13 +100,16 @@ export const PRESETS: Record<PresetName, RahfPreset> = {
     ...common,
     variant: 'multi_head',
     imageSize: 128,
-    patchSize: 16,
-    vitJson: vitJson(64, 2, 4, 128, 128),
+    // 8-pixel patches (a 16×16 token grid): with 16-pixel ones the randomly initialised 64-wide ViT learned the
+    // synthetic world's defects far more slowly (5-minute runs, seed-7 test split: plausibility PLCC 0.06 vs 0.20,
+    // misalignment CC 0.28 vs 0.36) for ~20 % fewer images per second.
+    patchSize: 8,
+    vitJson: vitJson(64, 2, 4, 128, 128, 8),
     t5Json: t5Json(64, 16, 128, 2, 4, T5_BASE_VOCAB),
-    // Three ×2 stages (64² maps, upsampled to the image at prediction) and narrow heatmap heads: the heads
+    // Two ×2 stages (64² maps, upsampled to the image at prediction) and narrow heatmap heads: the heads
     // at full resolution were ~90% of a training step, and these maps learn within a 20-minute run.
     heatmapChannels: [16, 8, 8],
-    heatmapStages: 3,
+    heatmapStages: 2,
     // Not youweiliang's d>>k ladder: at d = 64 its last conv has ONE channel, and the channel RMS norm after it
     // turns a one-channel map into sign(x)·scale — zero gradient to everything below the score head.
     scoreConv: [64, 32, 16],
