@@ -8,22 +8,22 @@ const { OnnxScorer } = require(R + '/onnx/scorer');
 const { openEvalDataset } = require(R + '/eval/dataset');
 const { loadImage } = require(R + '/image');
 const { plcc } = require(R + '/metrics');
+const { SCORE_FIELDS } = require(R + '/eval/evaluate');
+const { SCORE_NAMES } = require(R + '/rahf/config');
 (async () => {
   const ds = await openEvalDataset({ data: process.argv[2], split: 'test' });
-  const imgs = [], prompts = [], gt = { plausibility: [], alignment: [], aesthetics: [], overall: [] };
-  const F = { plausibility: 'artifactScore', alignment: 'misalignmentScore', aesthetics: 'aestheticsScore', overall: 'overallScore' };
+  const imgs = [], prompts = [], gt = Object.fromEntries(SCORE_NAMES.map((k) => [k, []]));
   for await (const s of ds.samples()) {
     imgs.push(await loadImage(Buffer.from(s.image.buffer, s.image.byteOffset, s.image.byteLength), s.imageSource));
     prompts.push(s.caption);
-    for (const k of Object.keys(F)) gt[k].push(s.record[F[k]]);
+    for (const k of SCORE_NAMES) gt[k].push(s.record[SCORE_FIELDS[k]]);
   }
   const res = {};
   for (const v of [process.argv[3], process.argv[4]]) {
     const sc = await OnnxScorer.create(v);
     const out = await sc.score(imgs, prompts);
-    res[v] = Object.fromEntries(Object.keys(F).map((k) => [k, plcc(out.map((o) => o.scores[k]), gt[k])]));
+    res[v] = Object.fromEntries(SCORE_NAMES.map((k) => [k, plcc(out.map((o) => o.scores[k]), gt[k])]));
   }
-  const names = Object.keys(F);
   const [a, b] = [res[process.argv[3]], res[process.argv[4]]];
-  console.log(JSON.stringify({ n: prompts.length, fp32: a, int8: b, max_abs_plcc_change: Math.max(...names.map((k) => Math.abs(a[k] - b[k]))) }));
+  console.log(JSON.stringify({ n: prompts.length, fp32: a, int8: b, max_abs_plcc_change: Math.max(...SCORE_NAMES.map((k) => Math.abs(a[k] - b[k]))) }));
 })();

@@ -4,6 +4,7 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/graph';
 import { writeModel } from '../onnx/proto';
+import { timeRuns } from './timing';
 
 /*
  * The machine's yardstick for every other figure: how fast onnxruntime's own fp32 MatMul runs here on the
@@ -50,16 +51,9 @@ export async function benchGemm(opts: { m?: number; k?: number; n?: number; thre
     const session = await ort.InferenceSession.create(file, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
     try {
       const feed = { x: new ort.Tensor('float32', Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37)), [1, m, k]) };
-      await session.run(feed);
-      const ts: number[] = [];
-      for (let i = 0; i < runs; i++) {
-        const t0 = process.hrtime.bigint();
-        await session.run(feed);
-        ts.push(Number(process.hrtime.bigint() - t0) / 1e9);
-      }
-      ts.sort((a, b) => a - b);
+      const t = await timeRuns(runs, () => session.run(feed));
       const flops = pairs * 2 * 2 * m * k * n;
-      return { m, k, n, threads, gflops: flops / ts[Math.floor(runs / 2)] / 1e9, gflops_best: flops / ts[0] / 1e9 };
+      return { m, k, n, threads, gflops: flops / t.median_s / 1e9, gflops_best: flops / t.min_s / 1e9 };
     } finally {
       await session.release();
     }

@@ -10,23 +10,12 @@ import { benchTrainStep } from './train-step';
 import { benchScoreGrad } from './scoregrad';
 import { benchGemm } from './gemm';
 import { benchTorch } from './torch';
+import { timeRuns } from './timing';
 
 // `pnpm bench`: timings of the reward model on this machine (a benchmark, never a test). Each figure is
 // the median of the timed runs after one warm-up run. Paths: onnxruntime-node (scoring), onnxruntime-node
 // with generated backward graphs (scoreGrad, src/onnx/grad-scorer.ts) and tfjs on the selected backend
 // (differentiable: forward, scoreGrad). `scoregrad_bs1_s` is the fastest scoreGrad path.
-
-async function median(runs: number, fn: () => Promise<void>): Promise<number> {
-  await fn(); // warm-up: kernel set-up, weight uploads
-  const ts: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint();
-    await fn();
-    ts.push(Number(process.hrtime.bigint() - t0) / 1e9);
-  }
-  ts.sort((a, b) => a - b);
-  return ts[Math.floor(ts.length / 2)];
-}
 
 async function main(): Promise<void> {
   const argv = await yargs(hideBin(process.argv))
@@ -112,13 +101,13 @@ async function main(): Promise<void> {
     const prompt = 'a photo of a red cat sitting on a blue sofa next to two green apples';
     const x1 = tf.randomUniform([1, s, s, 3], 0, 1, 'float32', 1) as tf.Tensor4D;
     const runs = argv['tfjs-runs'];
-    const fwd = await median(runs, async () => {
+    const { median_s: fwd } = await timeRuns(runs, async () => {
       const r = model.forward(model.preprocess(x1), [prompt], { heatmaps: false });
       await Promise.all(Object.values(r.scores).map((t) => t.data()));
       tf.dispose(r as unknown as tf.TensorContainer);
     });
     log(`forward scores bs1 ${fwd.toFixed(3)} s`);
-    const grad = await median(runs, async () => {
+    const { median_s: grad } = await timeRuns(runs, async () => {
       const { grad } = await model.scoreGrad(x1, [prompt], { aesthetics: 1, overall: 1 });
       await grad.data();
       grad.dispose();

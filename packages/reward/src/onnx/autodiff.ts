@@ -56,7 +56,7 @@ export interface GradientSpec {
   gradName?: (wrt: string) => string;
 }
 
-/** Opset of gradient graphs: ScatterND reduction needs 16, LayerNormalization 17. */
+/** Opset of gradient graphs: LayerNormalization needs 17. */
 export const GRAD_OPSET = Math.max(OPSET, 17);
 
 const F32 = 'float32';
@@ -407,9 +407,8 @@ const RULES: Record<string, Rule> = {
     const idxType = c.e.types.get(idx)!.dtype;
     const flatIdx = e.op('Reshape', [idx, e.i64([n, 1])], [n, 1], undefined, idxType);
     const flatG = e.reshape(c.gy[0]!, [n, d]);
-    const range = idxType === 'int32'
-      ? e.op('Cast', [e.i64(Array.from({ length: rows }, (_, r) => r), [1, rows])], [1, rows], { to: 6 }, 'int32')
-      : e.i64(Array.from({ length: rows }, (_, r) => r), [1, rows]);
+    const range64 = e.i64(Array.from({ length: rows }, (_, r) => r), [1, rows]);
+    const range = idxType === 'int32' ? e.op('Cast', [range64], [1, rows], { to: 6 }, 'int32') : range64;
     // Chunks keep each one-hot block under 2^22 floats (16 MB).
     const chunk = Math.max(1, Math.min(n, Math.floor(2 ** 22 / rows)));
     const parts: string[] = [];
