@@ -8,6 +8,7 @@ import { runInit } from './init';
 import { runConsolidate } from './consolidate';
 import { runSynth } from './synth';
 import { runEval } from './eval';
+import { runCalibrate } from './calibrate';
 import { runExport } from './export';
 import { runTrain } from './train';
 import { runDemo } from './demo';
@@ -136,6 +137,33 @@ export function cli(args: string[]) {
         ),
     )
     .command(
+      'calibrate',
+      "set a checkpoint's keyword decision threshold (mark bias) to the best keyword F1 on held-out data",
+      (y) =>
+        y
+          .option('checkpoint', { type: 'string', demandOption: true, describe: 'local RAHF checkpoint directory (its config.json is updated)' })
+          .option('data', { type: 'string', demandOption: true, describe: 'folder with <split>.tfrecord or a RichHF .tfrecord file' })
+          .option('split', { type: 'string', default: 'dev', describe: 'split of a data folder (not the test split)' })
+          .option('images', { type: 'string', describe: 'folder of <uid>.<ext> images' })
+          .option('captions', { type: 'string', describe: 'JSONL of {"uid", "caption"}' })
+          .option('limit', { type: 'number', default: 400, describe: 'use only the first N usable records' })
+          .option('biases', { type: 'number', array: true, describe: 'mark biases to try (default -2 … 6 by 0.5)' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'print the table, leave config.json alone' }),
+      (argv) =>
+        guarded(argv, () =>
+          runCalibrate({
+            checkpoint: argv.checkpoint,
+            data: argv.data,
+            split: argv.split,
+            images: argv.images,
+            captions: argv.captions,
+            limit: argv.limit,
+            biases: argv.biases as number[] | undefined,
+            dryRun: argv['dry-run'],
+          }),
+        ),
+    )
+    .command(
       'export',
       'export a RAHF checkpoint to ONNX for onnxruntime (scores graph, keyword decoder, optional heatmaps)',
       (y) =>
@@ -182,6 +210,7 @@ export function cli(args: string[]) {
           .option('eval-every', { type: 'number' })
           .option('eval-limit', { type: 'number' })
           .option('resume', { type: 'boolean', default: false, describe: 'continue from the latest checkpoint in --out' })
+          .option('calibrate', { type: 'boolean', default: true, describe: 'after training, set the keyword mark bias on the dev split (--no-calibrate: leave it 0)' })
           .option('seed', { type: 'number' })
           .option('synth-n', { type: 'number' })
           .option('synth-seed', { type: 'number' }),
@@ -212,6 +241,7 @@ export function cli(args: string[]) {
             heatmapLoss: argv['heatmap-loss'],
             engine: argv.engine,
             scoreHeadLrScale: argv['score-head-lr-scale'],
+            calibrate: argv.calibrate,
             augment: argv.augment,
             freezeBackbone: argv['freeze-backbone'],
             checkpointEvery: argv['checkpoint-every'],

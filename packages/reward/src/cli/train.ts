@@ -7,7 +7,15 @@ import { HEATMAP_LOSSES, HeatmapLoss, LossWeights, parseLossWeights } from '../t
 import { SCHEDULES, ScheduleName } from '../train/schedule';
 import { synthTokenizerFile } from '../train/tokenizer-build';
 import { train, TRAIN_ENGINES, TrainEngine, TrainOptions, TrainResult } from '../train/trainer';
+import { calibrateMarkBias } from '../eval/calibrate';
+import { openEvalDataset } from '../eval/dataset';
+import { RewardModel } from '../rahf/model';
+import { Progress } from '../util/progress';
+import { writeMarkBias } from './calibrate';
 import { UserError } from './errors';
+
+/** Dev samples the keyword threshold is calibrated on after training (~1.5 min for the tiny preset here). */
+const CALIBRATION_SAMPLES = 400;
 
 /** `rahf train` options as the CLI gives them (undefined = default). */
 export interface TrainCliOptions {
@@ -52,6 +60,8 @@ export interface TrainCliOptions {
   /** ort | tfjs | auto (default auto: onnxruntime-node when it loads and supports the model). */
   engine?: string;
   scoreHeadLrScale?: number;
+  /** Calibrate the keyword mark bias on the dev split after training (default true). */
+  calibrate?: boolean;
 }
 
 export interface TrainCliIO {
@@ -240,8 +250,9 @@ export async function runTrainResult(opts: TrainCliOptions, io: TrainCliIO = def
   // A resumed run reads its data folder from the checkpoint; --data here would only be checked.
   const data = opts.resume && opts.data === undefined ? '' : await ensureData(opts, io);
   const resolved = resolveTrainOptions(opts, data);
+  let result: TrainResult;
   try {
-    return await train(resolved, { log: io.stderr, shouldStop: io.shouldStop });
+    result = await train(resolved, { log: io.stderr, shouldStop: io.shouldStop });
   } catch (e) {
     if (e instanceof UserError) throw e;
     const msg = (e as Error).message ?? String(e);
@@ -250,5 +261,32 @@ export async function runTrainResult(opts: TrainCliOptions, io: TrainCliIO = def
       throw new UserError(msg.split('\n')[0]);
     }
     throw e;
+  }
+  if (opts.calibrate !== false && result.stoppedBy !== 'signal') await calibrateKeywords(result, io);
+  return result;
+}
+
+/**
+ * After training: the keyword decision threshold (mark bias) with the best F1 on the data's dev split,
+ * written into the final model's config.json (src/eval/calibrate.ts). Skipped without a dev split or
+ * when the keyword loss was off.
+ */
+async function calibrateKeywords(r: TrainResult, io: TrainCliIO): Promise<void> {
+  const o = r.options;
+  if (!(o.lossWeights.keywords > 0) || !fs.existsSync(path.join(o.data, 'dev.tfrecord'))) return;
+  const ds = await openEvalDataset({ data: o.data, split: 'dev', images: o.images, parquet: o.parquet, captions: o.captions, limit: CALIBRATION_SAMPLES });
+  if (ds.size === 0) return;
+  const model = await RewardModel.load(r.modelDir);
+  try {
+    const progress = new Progress(ds.size, 'calibrate', { enabled: o.progress !== false, unit: 'img' });
+    const c = await calibrateMarkBias(model, ds.samples(), { onBatch: (k) => progress.tick(k) });
+    writeMarkBias(r.modelDir, c.best.bias);
+    const plain = c.rows.find((row) => row.bias === 0);
+    io.stderr(
+      `rahf: keyword mark bias ${c.best.bias} (dev keyword F1 ${c.best.f1.toFixed(3)}, unbiased ${plain ? plain.f1.toFixed(3) : '?'}; ${c.n} samples) ` +
+        `written to ${path.join(r.modelDir, 'config.json')}`,
+    );
+  } finally {
+    model.dispose();
   }
 }

@@ -5,7 +5,7 @@ import { readSafetensors } from '../io/safetensors';
 import { Params } from '../nn/params';
 import { caseDirs, compare, parityDir } from '../parity/fixtures';
 import { measureT5Case } from '../parity/t5-case';
-import { T5Model, embeddingLookup, loadT5, t5Rename, relativePositionBias, relativePositionBucket, t5ConfigFromHF } from './t5';
+import { T5Model, addLogitBias, embeddingLookup, loadT5, t5Rename, relativePositionBias, relativePositionBucket, t5ConfigFromHF } from './t5';
 import { readJsonConfig } from './hf-config';
 
 const t5Cases = caseDirs('models').filter((d) => readJsonConfig(d).model_type === 't5');
@@ -273,4 +273,13 @@ test('the T5 part of the RAHF checkpoint loads under its t5. prefix with every t
   expect(logits.shape).toEqual([1, 3, config.vocab_size]);
   tf.dispose([ids, logits]);
   params.dispose();
+});
+
+test('addLogitBias adds each bias to its column of every row, in place, and refuses ids outside the vocabulary', () => {
+  const logits = Float32Array.from([0, 1, 2, 3, 4, 5]); // [2, 3]
+  addLogitBias(logits, 3, new Map([[1, 10], [2, -1]]));
+  expect([...logits]).toEqual([0, 11, 1, 3, 14, 4]);
+  addLogitBias(logits, 3, undefined);
+  expect([...logits]).toEqual([0, 11, 1, 3, 14, 4]);
+  expect(() => addLogitBias(logits, 3, new Map([[3, 1]]))).toThrow(/token id 3 is outside the vocabulary \(3\)/);
 });

@@ -298,9 +298,14 @@ export class T5Model {
    * decoder_start_token_id; a row that emitted eos is padded with pad_token_id; decoding stops after
    * maxNewTokens or as soon as every row has finished, so the result has 1 + (steps taken) columns.
    * Each step feeds only the newest token: self-attention keys/values are cached per layer and the
-   * cross-attention keys/values are computed once from `encoderHidden`.
+   * cross-attention keys/values are computed once from `encoderHidden`. `logitBias` (token id → value) is
+   * added to those logits before each argmax (none: exactly HF's greedy search).
    */
-  async generate(encoderHidden: tf.Tensor3D, encoderMask: tf.Tensor2D | undefined, opts: { maxNewTokens: number }): Promise<number[][]> {
+  async generate(
+    encoderHidden: tf.Tensor3D,
+    encoderMask: tf.Tensor2D | undefined,
+    opts: { maxNewTokens: number; logitBias?: ReadonlyMap<number, number> },
+  ): Promise<number[][]> {
     const c = this.config;
     const [batch] = encoderHidden.shape;
     const rows: number[][] = Array.from({ length: batch }, () => [c.decoder_start_token_id]);
@@ -337,6 +342,7 @@ export class T5Model {
         const v = c.vocab_size;
         const data = await logits.data();
         logits.dispose();
+        addLogitBias(data, v, opts.logitBias);
         for (let r = 0; r < batch; r++) {
           let tok = c.pad_token_id;
           if (!done[r]) {
@@ -456,5 +462,14 @@ export async function loadT5(dir: string, opts: LoadT5Options = {}): Promise<T5M
   } catch (e) {
     params.dispose();
     throw e;
+  }
+}
+
+/** Adds `bias` (token id → value) to every row of row-major logits [B, V], in place. */
+export function addLogitBias(logits: { [i: number]: number; length: number }, vocab: number, bias?: ReadonlyMap<number, number>): void {
+  if (!bias || bias.size === 0) return;
+  for (const [tok, b] of bias) {
+    if (!(Number.isInteger(tok) && tok >= 0 && tok < vocab)) throw new Error(`logit bias: token id ${tok} is outside the vocabulary (${vocab})`);
+    for (let r = tok; r < logits.length; r += vocab) logits[r] += b;
   }
 }

@@ -8,11 +8,13 @@ import { RgbImage } from '../image';
 import { readSafetensors } from '../io/safetensors';
 import { compare, expectClose, parityDir } from '../parity/fixtures';
 import { HEATMAP_NAMES, SCORE_NAMES } from '../rahf/config';
+import { markTokenId } from '../rahf/keywords';
 import { RewardModel } from '../rahf/model';
 import { exportOnnx, exportRahf, manifestPath } from './export';
 import { encodeModel } from './proto';
 import { OnnxScorer, int64 } from './scorer';
 import { runExport } from '../cli/export';
+import { synthTokenizerFile } from '../train/tokenizer-build';
 
 // RAHF exported to ONNX and run by OnnxScorer against the tfjs model (RewardModel.forward /
 // generateKeywordIds) on both youweiliang parity fixtures and a random `tiny` preset model, and
@@ -157,6 +159,35 @@ for (const c of CASES) {
     });
   });
 }
+
+test("the config's keyword mark bias steers greedy decoding the same way in tfjs and through the exported decoder", async () => {
+  // The synthetic world's tokenizer has a `_0` piece (the fixture tokenizer above maps it to <unk>).
+  const model = await RewardModel.fromPreset('tiny', { tokenizer: synthTokenizerFile(), seed: 8 });
+  const pixels = tf.randomUniform([2, 128, 128, 3], -1, 1, 'float32', 3) as tf.Tensor4D;
+  const prompts = ['a red cat', 'two trees'];
+  const px = Float32Array.from(pixels.dataSync());
+  const mark = markTokenId((t) => model.tokenizer.encode(t));
+  try {
+    const plain = await model.generateKeywordIds(pixels, prompts, 6);
+    // A bias far above any logit of a random model: the mark wins every step.
+    (model.config as { keywordMarkBias: number }).keywordMarkBias = 40;
+    const biased = await model.generateKeywordIds(pixels, prompts, 6);
+    expect(biased).toEqual(prompts.map(() => [model.config.t5.decoder_start_token_id, ...Array(6).fill(mark)]));
+    expect(plain).not.toEqual(biased);
+    expect(await model.generateKeywordIds(pixels, prompts, 6, 0)).toEqual(plain); // per-call override
+    exportRahf(model, path.join(tmp, 'biased', 'model.onnx'));
+    const scorer = await OnnxScorer.create(path.join(tmp, 'biased'), { threads: 1 });
+    try {
+      expect(scorer.config.keywordMarkBias).toBe(40);
+      expect(await scorer.generateKeywordIds(px, prompts, 6)).toEqual(biased);
+    } finally {
+      await scorer.dispose();
+    }
+  } finally {
+    pixels.dispose();
+    model.dispose();
+  }
+});
 
 describe('OnnxScorer.score', () => {
   let model: RewardModel;

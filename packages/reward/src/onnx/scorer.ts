@@ -5,11 +5,11 @@ import * as ort from 'onnxruntime-node';
 import { Heatmap } from '../heatmap-image';
 import { RgbImage, resizeForViT } from '../image';
 import { HEATMAP_NAMES, HeatmapName, RahfConfig, SCORE_NAMES, ScoreName, rahfConfigFromJson, taskPrompt } from '../rahf/config';
-import { misalignedWords } from '../rahf/keywords';
+import { markTokenId, misalignedWords } from '../rahf/keywords';
 import { RichFeedback } from '../rahf/model';
 import { pilBilinearMatrix } from '../rahf/resize';
 import { Tokenizer } from '../tokenizer';
-import { T5Config } from '../models/t5';
+import { T5Config, addLogitBias } from '../models/t5';
 import { RahfOnnxManifest } from './export';
 
 export interface OnnxScorerOptions {
@@ -126,6 +126,7 @@ export async function greedyDecode(
   encoderMask: ort.Tensor | undefined,
   t5: Pick<T5Config, 'decoder_start_token_id' | 'eos_token_id' | 'pad_token_id'>,
   maxNewTokens: number,
+  logitBias?: ReadonlyMap<number, number>,
 ): Promise<number[][]> {
   const b = encoderHidden.dims[0];
   const rows: number[][] = Array.from({ length: b }, () => [t5.decoder_start_token_id]);
@@ -138,7 +139,7 @@ export async function greedyDecode(
   for (let step = 0; step < maxNewTokens; step++) {
     feeds.decoder_input_ids = int64(rows);
     const logits = (await session.run(feeds)).logits;
-    const best = argmaxRows(logits);
+    const best = argmaxRows(logits, logitBias);
     logits.dispose();
     for (let r = 0; r < b; r++) {
       let tok = t5.pad_token_id;
@@ -153,10 +154,14 @@ export async function greedyDecode(
   return rows;
 }
 
-/** First maximum of each row of logits [B, V] (torch.argmax's tie rule). */
-function argmaxRows(logits: ort.Tensor): number[] {
+/** First maximum of each row of logits [B, V] (torch.argmax's tie rule), after an optional logit bias. */
+function argmaxRows(logits: ort.Tensor, logitBias?: ReadonlyMap<number, number>): number[] {
   const [b, v] = logits.dims as [number, number];
-  const data = logits.data as Float32Array;
+  let data = logits.data as Float32Array;
+  if (logitBias && logitBias.size > 0) {
+    data = data.slice();
+    addLogitBias(data, v, logitBias);
+  }
   const out: number[] = [];
   for (let r = 0; r < b; r++) {
     let best = 0;
@@ -178,6 +183,7 @@ export async function greedyDecodeCached(
   encoderMask: ort.Tensor | undefined,
   t5: Pick<T5Config, 'decoder_start_token_id' | 'eos_token_id' | 'pad_token_id' | 'num_decoder_layers' | 'num_heads' | 'd_kv'>,
   maxNewTokens: number,
+  logitBias?: ReadonlyMap<number, number>,
 ): Promise<number[][]> {
   const b = encoderHidden.dims[0];
   const rows: number[][] = Array.from({ length: b }, () => [t5.decoder_start_token_id]);
@@ -199,7 +205,7 @@ export async function greedyDecodeCached(
     for (let s = 0; s < maxNewTokens; s++) {
       feeds.decoder_input_ids = int64(rows.map((r) => [r[r.length - 1]]));
       const out = await step.run(feeds);
-      const best = argmaxRows(out.logits);
+      const best = argmaxRows(out.logits, logitBias);
       out.logits.dispose();
       for (let i = 0; i < t5.num_decoder_layers; i++) {
         if (s > 0) {
@@ -341,7 +347,9 @@ export class OnnxScorer {
    */
   async generateIds(encoderHidden: ort.Tensor, captionMask: ort.Tensor, maxNewTokens = 100): Promise<number[][]> {
     const [init, step] = await Promise.all([this.session('decoderInit'), this.session('decoder')]);
-    return greedyDecodeCached(init, step, encoderHidden, captionMask, this.config.t5, maxNewTokens);
+    const bias = this.config.keywordMarkBias;
+    const logitBias = bias !== 0 ? new Map([[markTokenId((t) => this.tokenizer.encode(t)), bias]]) : undefined;
+    return greedyDecodeCached(init, step, encoderHidden, captionMask, this.config.t5, maxNewTokens, logitBias);
   }
 
   /** Generated keyword ids (as RewardModel.generateKeywordIds) for normalised pixels at the model size. */

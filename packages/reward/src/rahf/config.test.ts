@@ -58,6 +58,15 @@ describe('rahfConfigFromJson', () => {
     expect(heatmapSize(c)).toBe(32); // 4×4 patch grid · 2³
     expect(rahfConfigToJson(c).heatmap_stages).toBe(3);
   });
+
+  test('keyword_mark_bias: 0 (plain greedy decoding) by default, saved and read back, non-numbers refused', () => {
+    const base = readJsonConfig(multiDir);
+    expect(rahfConfigFromJson(base, multiDir).keywordMarkBias).toBe(0);
+    const c = rahfConfigFromJson({ ...base, keyword_mark_bias: 1.5 }, multiDir);
+    expect(c.keywordMarkBias).toBe(1.5);
+    expect(rahfConfigFromJson(JSON.parse(JSON.stringify(rahfConfigToJson(c))), '/nonexistent')).toEqual(c);
+    expect(() => rahfConfigFromJson({ ...base, keyword_mark_bias: 'high' }, multiDir)).toThrow(/keyword_mark_bias: expected a number/);
+  });
 });
 
 describe('taskPrompt', () => {

@@ -71,6 +71,11 @@ export interface RahfConfig {
   imageStd: [number, number, number];
   /** Caption length cap in tokens, </s> included (t5-base's model_max_length). */
   maxTextTokens: number;
+  /**
+   * Added to the logit of the `_0` mark's token at every greedy decoding step (0: plain greedy search, as
+   * HF generate). The keyword decoder's decision threshold: `rahf calibrate` sets it on held-out data.
+   */
+  keywordMarkBias: number;
 }
 
 /** Patches per side. */
@@ -116,6 +121,12 @@ function triple(v: unknown, key: string, fallback: [number, number, number]): [n
     throw new Error(`config.${key}: expected a number or 3 numbers, got ${JSON.stringify(v)}`);
   }
   return v as [number, number, number];
+}
+
+function finite(v: unknown, key: string, fallback: number): number {
+  if (v === undefined || v === null) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`config.${key}: expected a number, got ${JSON.stringify(v)}`);
+  return v;
 }
 
 function posInt(v: unknown, key: string, fallback?: number): number {
@@ -210,6 +221,7 @@ export function rahfConfigFromJson(json: any, dir: string): RahfConfig {
     imageMean: triple(json.image_mean, 'image_mean', [0.5, 0.5, 0.5]),
     imageStd: triple(json.image_std, 'image_std', [0.5, 0.5, 0.5]),
     maxTextTokens: posInt(json.max_text_tokens, 'max_text_tokens', 512),
+    keywordMarkBias: finite(json.keyword_mark_bias, 'keyword_mark_bias', 0),
   };
   return validateRahfConfig(c);
 }
@@ -233,6 +245,7 @@ export function rahfConfigToJson(c: RahfConfig): Record<string, unknown> {
     image_mean: c.imageMean,
     image_std: c.imageStd,
     max_text_tokens: c.maxTextTokens,
+    keyword_mark_bias: c.keywordMarkBias,
     score_types: [...SCORE_NAMES],
     heatmap_types: [...HEATMAP_NAMES],
     vit: c.vitJson,

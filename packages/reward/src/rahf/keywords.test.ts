@@ -1,4 +1,6 @@
-import { labelsToSequence, misalignedWords, promptWords, sequenceToLabels } from './keywords';
+import { Tokenizer } from '../tokenizer';
+import { synthTokenizerFile } from '../train/tokenizer-build';
+import { labelsToSequence, markTokenId, misalignedWords, promptWords, sequenceToLabels } from './keywords';
 
 describe('promptWords', () => {
   test('splits on RichHF punctuation and whitespace, dropping empty pieces', () => {
@@ -48,5 +50,20 @@ describe('sequenceToLabels', () => {
   test('aligns a sequence that drops or repeats words', () => {
     expect(sequenceToLabels('a red cat on a mat', 'a red_0 red cat a mat_0')).toEqual([1, 0, 1, 1, 1, 0]);
     expect(sequenceToLabels('a red cat', '')).toEqual([1, 1, 1]);
+  });
+});
+
+describe('markTokenId', () => {
+  test("is the synthetic tokenizer's `_0` piece, the token greedy decoding weighs against the next word", () => {
+    const tok = Tokenizer.fromFile(synthTokenizerFile());
+    const id = markTokenId((t) => tok.encode(t));
+    expect(id).toBe(tok.tokenToId('_0'));
+    expect(tok.encode('a yellow_0 cat')).toContain(id);
+  });
+
+  test('finds the first differing piece, and fails when the mark leaves no token', () => {
+    // A T5-like split: "a_0" → ▁a _ 0 </s>, "a" → ▁a </s>.
+    expect(markTokenId((t) => (t === 'a' ? [9, 1] : [9, 7, 8, 1]))).toBe(7);
+    expect(() => markTokenId(() => [9, 1])).toThrow(/the mark has no token/);
   });
 });

@@ -53,3 +53,17 @@ export function sequenceToLabels(prompt: string, seq: string): number[] {
   }
   return labels;
 }
+
+/**
+ * Id of the token that starts the `_0` mark after a word: the first id where the encodings of "a_0" and
+ * "a" differ (`_0` in the synthetic tokenizer; `_` in T5's SentencePiece). Greedy decoding picks it over
+ * the next word only when its logit is the larger, so a bias on it is the keyword decision threshold.
+ */
+export function markTokenId(encode: (text: string) => number[]): number {
+  const plain = encode('a');
+  const marked = encode(`a${MARK}`);
+  let i = 0;
+  while (i < plain.length && i < marked.length && plain[i] === marked[i]) i++;
+  if (i >= marked.length) throw new Error(`keywords: the tokenizer encodes "a${MARK}" like "a"; the mark has no token`);
+  return marked[i];
+}

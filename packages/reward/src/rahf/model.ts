@@ -33,7 +33,7 @@ import {
 import { heatmapHead, scoreHead } from './heads';
 import { TF_TO_TORCH_FILTER, TORCH_TO_TF_FILTER } from './conv';
 import { PROJECTION, T5_PREFIX, VIT_PREFIX, initRahfParams, internalShape, isHeadFilter, rahfParamShapes } from './init';
-import { misalignedWords } from './keywords';
+import { markTokenId, misalignedWords } from './keywords';
 import { inferYouweiliangConfig } from './youweiliang';
 import { getPreset } from './presets';
 import { resizeBilinearPil } from './resize';
@@ -494,31 +494,57 @@ export class RewardModel {
     return ids.map((row) => this.tokenizer.decode(row, true).trim());
   }
 
-  private generateIds(captionHidden: tf.Tensor3D, mask: tf.Tensor2D, maxNewTokens: number): Promise<number[][]> {
-    return this.t5.generate(captionHidden, this.config.maskTextPadding ? mask : undefined, { maxNewTokens });
+  private generateIds(captionHidden: tf.Tensor3D, mask: tf.Tensor2D, maxNewTokens: number, markBias = this.config.keywordMarkBias): Promise<number[][]> {
+    const logitBias = markBias !== 0 ? new Map([[markTokenId((t) => this.tokenizer.encode(t)), markBias]]) : undefined;
+    return this.t5.generate(captionHidden, this.config.maskTextPadding ? mask : undefined, { maxNewTokens, logitBias });
   }
 
   /**
    * Raw generated ids of the keyword decoder (HF `generate` output: starts with the decoder start
-   * token, padded after eos), for normalised pixels at the model size.
+   * token, padded after eos), for normalised pixels at the model size. `markBias` overrides the config's
+   * keywordMarkBias (calibration).
    */
-  async generateKeywordIds(pixelsNorm: tf.Tensor4D, prompts: string[], maxNewTokens = 100): Promise<number[][]> {
+  async generateKeywordIds(pixelsNorm: tf.Tensor4D, prompts: string[], maxNewTokens = 100, markBias?: number): Promise<number[][]> {
     const cap = tf.tidy(() => {
       const visual = this.visualTokens(pixelsNorm);
       const { hidden, textMask } = this.encodeJoint(visual, prompts);
       return { hidden: this.captionHidden(hidden), mask: textMask };
     });
     try {
-      return await this.generateIds(cap.hidden, cap.mask, maxNewTokens);
+      return await this.generateIds(cap.hidden, cap.mask, maxNewTokens, markBias);
     } finally {
       tf.dispose([cap.hidden, cap.mask]);
     }
   }
 
   /** The keyword sequences ("a yellow_0 cat") for normalised pixels at the model size. */
-  async generateKeywords(pixelsNorm: tf.Tensor4D, prompts: string[], maxNewTokens = 100): Promise<string[]> {
-    const ids = await this.generateKeywordIds(pixelsNorm, prompts, maxNewTokens);
+  async generateKeywords(pixelsNorm: tf.Tensor4D, prompts: string[], maxNewTokens = 100, markBias?: number): Promise<string[]> {
+    const ids = await this.generateKeywordIds(pixelsNorm, prompts, maxNewTokens, markBias);
     return ids.map((row) => this.tokenizer.decode(row, true).trim());
+  }
+
+  /**
+   * Misaligned words of each image under each mark bias (see RahfConfig.keywordMarkBias), from one encoder
+   * pass: result[k][i] is image i's words with biases[k]. For calibrating the decision threshold.
+   */
+  async misalignedWordsPerBias(images: RgbImage[], prompts: string[], biases: number[], maxNewTokens = 100): Promise<string[][][]> {
+    if (prompts.length !== images.length) throw new Error(`misalignedWordsPerBias: ${images.length} images but ${prompts.length} prompts`);
+    const pixels = await this.preprocessImages(images);
+    const cap = tf.tidy(() => {
+      const { hidden, textMask } = this.encodeJoint(this.visualTokens(pixels), prompts);
+      return { hidden: this.captionHidden(hidden), mask: textMask };
+    });
+    pixels.dispose();
+    try {
+      const out: string[][][] = [];
+      for (const b of biases) {
+        const ids = await this.generateIds(cap.hidden, cap.mask, maxNewTokens, b);
+        out.push(ids.map((row) => misalignedWords(this.tokenizer.decode(row, true).trim())));
+      }
+      return out;
+    } finally {
+      tf.dispose([cap.hidden, cap.mask]);
+    }
   }
 
   /** Misaligned prompt words per image (the `_0`-marked words of the generated sequence). */

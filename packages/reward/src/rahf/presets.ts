@@ -55,6 +55,7 @@ const common = {
   imageMean: [0.5, 0.5, 0.5] as [number, number, number],
   imageStd: [0.5, 0.5, 0.5] as [number, number, number],
   maxTextTokens: 512,
+  keywordMarkBias: 0,
 };
 
 /**

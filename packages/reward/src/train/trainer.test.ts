@@ -62,8 +62,14 @@ function metrics(run: string): Array<Record<string, number>> {
 
 test('a few steps on a tiny set reduce the loss and write a loadable model', async () => {
   // Four examples, batch 4, no augmentation: every step sees the same examples.
-  const r = await runTrainResult(base('fit', { steps: 15, limit: 4, augment: 'none', engine: 'ort' }), quiet);
+  const lines: string[] = [];
+  const r = await runTrainResult(base('fit', { steps: 15, limit: 4, augment: 'none', engine: 'ort' }), { stderr: (l) => lines.push(l) });
   expect(r.step).toBe(15);
+  // Then the keyword threshold is calibrated on the dev split and saved with the model.
+  const cal = /keyword mark bias (-?[\d.]+) \(dev keyword F1 [\d.]+, unbiased [\d.]+; 3 samples\) written to (.*)$/.exec(lines[lines.length - 1]);
+  expect(cal).not.toBeNull();
+  expect(cal![2]).toBe(path.join(r.modelDir, 'config.json'));
+  expect(JSON.parse(fs.readFileSync(cal![2], 'utf8')).keyword_mark_bias).toBe(Number(cal![1]));
   const m = metrics('fit');
   expect(m.map((l) => l.step)).toEqual([...Array(15).keys()].map((k) => k + 1));
   const first = (m[0].loss + m[1].loss) / 2;
@@ -121,7 +127,9 @@ test('--engine ort and --engine tfjs agree; the first log line names the engine'
 });
 
 test('--freeze-backbone trains only the projection and heads; augmented_prompt trains too', async () => {
-  const r = await runTrainResult(base('frozen', { steps: 2, freezeBackbone: true, lossWeights: 'heatmap=1,score=1,keywords=0' }), quiet);
+  const lines: string[] = [];
+  const r = await runTrainResult(base('frozen', { steps: 2, freezeBackbone: true, lossWeights: 'heatmap=1,score=1,keywords=0' }), { stderr: (l) => lines.push(l) });
+  expect(lines.some((l) => /mark bias/.test(l))).toBe(false); // no keyword loss: nothing to calibrate
   // The same random init the trainer made (seed 0), saved untrained.
   const init = await RewardModel.fromPreset('tiny', { tokenizer: synthTokenizerFile(), seed: 0 });
   await init.save(path.join(tmp, 'init'));

@@ -111,6 +111,8 @@ export interface TrainResult {
   /** Last logged losses. */
   last: Partial<Record<LossPart | 'loss', number>>;
   stoppedBy: 'steps' | 'minutes' | 'signal';
+  /** The options the run used (a resumed run's are its first start's, with the new length). */
+  options: TrainOptions;
 }
 
 export interface TrainerState {
@@ -511,7 +513,7 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
     if (step !== lastCkptStep || !latestCheckpoint(o.out)) await saveCheckpoint(o.out, model, opt, state(step, total), o.keepCheckpoints);
     const modelDir = await saveFinal(o.out, model);
     io.log(`rahf: ${stoppedBy === 'signal' ? 'stopped' : 'done'} at step ${step} after ${formatDuration(total)}; model in ${modelDir}`);
-    return { step, seconds: total, modelDir, last, stoppedBy };
+    return { step, seconds: total, modelDir, last, stoppedBy, options: o };
   } finally {
     await ort?.release();
     opt.dispose();

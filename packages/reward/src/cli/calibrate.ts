@@ -1,0 +1,76 @@
+import * as fs from 'fs';
+import * as path from 'path';
+import { calibrateMarkBias, type MarkBiasCalibration } from '../eval/calibrate';
+import { openEvalDataset } from '../eval/dataset';
+import { RewardModel } from '../rahf/model';
+import { writeFileAtomic } from '../util/atomic';
+import { Progress } from '../util/progress';
+import { UserError } from './errors';
+import type { EvalIO } from './eval';
+
+const defaultIO: EvalIO = {
+  stdout: (t) => process.stdout.write(t + '\n'),
+  stderr: (l) => process.stderr.write(l + '\n'),
+};
+
+export interface CalibrateCliOptions {
+  /** Local RAHF checkpoint directory; its config.json receives keyword_mark_bias. */
+  checkpoint: string;
+  /** Data folder with `<split>.tfrecord` or a RichHF `.tfrecord` file. */
+  data: string;
+  /** Split of a data folder (default "dev": held out from training, and not the test split). */
+  split?: string;
+  images?: string;
+  captions?: string;
+  /** Use only the first N usable records (default 400). */
+  limit?: number;
+  /** Mark biases to try (default −2 … 6 by 0.5). */
+  biases?: number[];
+  /** Report only; leave config.json as it is. */
+  dryRun?: boolean;
+  progress?: boolean;
+}
+
+/** One line per bias: `bias  P  R  F1`, the chosen one starred. */
+export function formatCalibration(c: MarkBiasCalibration): string {
+  const f = (v: number) => v.toFixed(3);
+  const lines = ['mark bias | precision | recall | F1', '--- | --- | --- | ---'];
+  for (const r of c.rows) lines.push(`${r.bias === c.best.bias ? '*' : ''}${r.bias} | ${f(r.precision)} | ${f(r.recall)} | ${f(r.f1)}`);
+  return lines.join('\n');
+}
+
+/** Sets keyword_mark_bias in a checkpoint's config.json (temp file + rename; other keys untouched). */
+export function writeMarkBias(checkpoint: string, bias: number): void {
+  const file = path.join(checkpoint, 'config.json');
+  const json = JSON.parse(fs.readFileSync(file, 'utf8'));
+  json.keyword_mark_bias = bias;
+  writeFileAtomic(file, JSON.stringify(json, null, 2) + '\n');
+}
+
+/**
+ * `rahf calibrate`: the keyword decoder's mark bias with the best keyword F1 on held-out data
+ * (src/eval/calibrate.ts), written into the checkpoint's config.json. Returns the exit code.
+ */
+export async function runCalibrate(opts: CalibrateCliOptions, io: EvalIO = defaultIO): Promise<number> {
+  if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit > 0)) throw new UserError(`--limit must be a positive integer, got ${opts.limit}`);
+  if (opts.biases?.some((b) => !Number.isFinite(b))) throw new UserError(`--biases must be numbers, got ${opts.biases.join(' ')}`);
+  if (!fs.existsSync(path.join(opts.checkpoint, 'config.json'))) {
+    throw new UserError(`--checkpoint ${opts.checkpoint}: no config.json there (calibrate writes into a local checkpoint directory)`);
+  }
+  const ds = await openEvalDataset({ data: opts.data, split: opts.split ?? 'dev', images: opts.images, captions: opts.captions, limit: opts.limit ?? 400 });
+  if (ds.size === 0) throw new UserError(`${ds.recordsFile}: no usable records (images and prompts) to calibrate on`);
+  const model = await RewardModel.load(opts.checkpoint);
+  try {
+    const progress = new Progress(ds.size, 'calibrate', { enabled: opts.progress ?? true, unit: 'img' });
+    const c = await calibrateMarkBias(model, ds.samples(), { biases: opts.biases, onBatch: (k) => progress.tick(k) });
+    io.stdout(formatCalibration(c));
+    io.stderr(`rahf: ${c.n} samples of ${ds.recordsFile}: mark bias ${c.best.bias} (F1 ${c.best.f1.toFixed(3)}; unbiased ${c.rows.find((r) => r.bias === 0)?.f1.toFixed(3) ?? 'not tried'})`);
+    if (!opts.dryRun) {
+      writeMarkBias(opts.checkpoint, c.best.bias);
+      io.stderr(`rahf: wrote keyword_mark_bias ${c.best.bias} to ${path.join(opts.checkpoint, 'config.json')}`);
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
