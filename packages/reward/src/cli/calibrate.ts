@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { calibrateMarkBias, type MarkBiasCalibration } from '../eval/calibrate';
-import { openEvalDataset } from '../eval/dataset';
+import { openEvalDataset, type EvalDataset } from '../eval/dataset';
 import { RewardModel } from '../rahf/model';
 import { writeFileAtomic } from '../util/atomic';
 import { Progress } from '../util/progress';
@@ -48,6 +48,31 @@ export function writeMarkBias(checkpoint: string, bias: number): void {
 }
 
 /**
+ * Calibrates a local checkpoint on a dataset: loads it, scores every bias, and (unless `write` is false)
+ * saves the best into its config.json. Shared by `rahf calibrate` and the end of `rahf train`.
+ */
+export async function calibrateCheckpoint(
+  checkpoint: string,
+  ds: EvalDataset,
+  o: { biases?: number[]; progress?: boolean; write?: boolean } = {},
+): Promise<MarkBiasCalibration> {
+  const model = await RewardModel.load(checkpoint);
+  try {
+    const progress = new Progress(ds.size, 'calibrate', { enabled: o.progress ?? true, unit: 'img' });
+    const c = await calibrateMarkBias(model, ds.samples(), { biases: o.biases, onBatch: (k) => progress.tick(k) });
+    if (o.write !== false) writeMarkBias(checkpoint, c.best.bias);
+    return c;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** F1 of the unbiased decoder (bias 0) when it was tried, for messages. */
+export function unbiasedF1(c: MarkBiasCalibration): string {
+  return c.rows.find((r) => r.bias === 0)?.f1.toFixed(3) ?? 'not tried';
+}
+
+/**
  * `rahf calibrate`: the keyword decoder's mark bias with the best keyword F1 on held-out data
  * (src/eval/calibrate.ts), written into the checkpoint's config.json. Returns the exit code.
  */
@@ -59,18 +84,9 @@ export async function runCalibrate(opts: CalibrateCliOptions, io: EvalIO = defau
   }
   const ds = await openEvalDataset({ data: opts.data, split: opts.split ?? 'dev', images: opts.images, captions: opts.captions, limit: opts.limit ?? 400 });
   if (ds.size === 0) throw new UserError(`${ds.recordsFile}: no usable records (images and prompts) to calibrate on`);
-  const model = await RewardModel.load(opts.checkpoint);
-  try {
-    const progress = new Progress(ds.size, 'calibrate', { enabled: opts.progress ?? true, unit: 'img' });
-    const c = await calibrateMarkBias(model, ds.samples(), { biases: opts.biases, onBatch: (k) => progress.tick(k) });
-    io.stdout(formatCalibration(c));
-    io.stderr(`rahf: ${c.n} samples of ${ds.recordsFile}: mark bias ${c.best.bias} (F1 ${c.best.f1.toFixed(3)}; unbiased ${c.rows.find((r) => r.bias === 0)?.f1.toFixed(3) ?? 'not tried'})`);
-    if (!opts.dryRun) {
-      writeMarkBias(opts.checkpoint, c.best.bias);
-      io.stderr(`rahf: wrote keyword_mark_bias ${c.best.bias} to ${path.join(opts.checkpoint, 'config.json')}`);
-    }
-    return 0;
-  } finally {
-    model.dispose();
-  }
+  const c = await calibrateCheckpoint(opts.checkpoint, ds, { biases: opts.biases, progress: opts.progress, write: !opts.dryRun });
+  io.stdout(formatCalibration(c));
+  io.stderr(`rahf: ${c.n} samples of ${ds.recordsFile}: mark bias ${c.best.bias} (F1 ${c.best.f1.toFixed(3)}; unbiased ${unbiasedF1(c)})`);
+  if (!opts.dryRun) io.stderr(`rahf: wrote keyword_mark_bias ${c.best.bias} to ${path.join(opts.checkpoint, 'config.json')}`);
+  return 0;
 }

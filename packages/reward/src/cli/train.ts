@@ -7,11 +7,8 @@ import { HEATMAP_LOSSES, HeatmapLoss, LossWeights, parseLossWeights } from '../t
 import { SCHEDULES, ScheduleName } from '../train/schedule';
 import { synthTokenizerFile } from '../train/tokenizer-build';
 import { train, TRAIN_ENGINES, TrainEngine, TrainOptions, TrainResult } from '../train/trainer';
-import { calibrateMarkBias } from '../eval/calibrate';
 import { openEvalDataset } from '../eval/dataset';
-import { RewardModel } from '../rahf/model';
-import { Progress } from '../util/progress';
-import { writeMarkBias } from './calibrate';
+import { calibrateCheckpoint, unbiasedF1 } from './calibrate';
 import { UserError } from './errors';
 
 /** Dev samples the keyword threshold is calibrated on after training (~1.5 min for the tiny preset here). */
@@ -276,17 +273,9 @@ async function calibrateKeywords(r: TrainResult, io: TrainCliIO): Promise<void> 
   if (!(o.lossWeights.keywords > 0) || !fs.existsSync(path.join(o.data, 'dev.tfrecord'))) return;
   const ds = await openEvalDataset({ data: o.data, split: 'dev', images: o.images, parquet: o.parquet, captions: o.captions, limit: CALIBRATION_SAMPLES });
   if (ds.size === 0) return;
-  const model = await RewardModel.load(r.modelDir);
-  try {
-    const progress = new Progress(ds.size, 'calibrate', { enabled: o.progress !== false, unit: 'img' });
-    const c = await calibrateMarkBias(model, ds.samples(), { onBatch: (k) => progress.tick(k) });
-    writeMarkBias(r.modelDir, c.best.bias);
-    const plain = c.rows.find((row) => row.bias === 0);
-    io.stderr(
-      `rahf: keyword mark bias ${c.best.bias} (dev keyword F1 ${c.best.f1.toFixed(3)}, unbiased ${plain ? plain.f1.toFixed(3) : '?'}; ${c.n} samples) ` +
-        `written to ${path.join(r.modelDir, 'config.json')}`,
-    );
-  } finally {
-    model.dispose();
-  }
+  const c = await calibrateCheckpoint(r.modelDir, ds, { progress: o.progress !== false });
+  io.stderr(
+    `rahf: keyword mark bias ${c.best.bias} (dev keyword F1 ${c.best.f1.toFixed(3)}, unbiased ${unbiasedF1(c)}; ${c.n} samples) ` +
+      `written to ${path.join(r.modelDir, 'config.json')}`,
+  );
 }
