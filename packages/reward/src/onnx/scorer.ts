@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-node';
 import { Heatmap } from '../heatmap-image';
 import { RgbImage, resizeForViT } from '../image';
 import { HEATMAP_NAMES, HeatmapName, RahfConfig, SCORE_NAMES, ScoreName, rahfConfigFromJson, taskPrompt } from '../rahf/config';
-import { markTokenId, misalignedWords } from '../rahf/keywords';
+import { markLogitBias, misalignedWords } from '../rahf/keywords';
 import { RichFeedback } from '../rahf/model';
 import { pilBilinearMatrix } from '../rahf/resize';
 import { Tokenizer } from '../tokenizer';
@@ -347,8 +347,7 @@ export class OnnxScorer {
    */
   async generateIds(encoderHidden: ort.Tensor, captionMask: ort.Tensor, maxNewTokens = 100): Promise<number[][]> {
     const [init, step] = await Promise.all([this.session('decoderInit'), this.session('decoder')]);
-    const bias = this.config.keywordMarkBias;
-    const logitBias = bias !== 0 ? new Map([[markTokenId((t) => this.tokenizer.encode(t)), bias]]) : undefined;
+    const logitBias = markLogitBias((t) => this.tokenizer.encode(t), this.config.keywordMarkBias);
     return greedyDecodeCached(init, step, encoderHidden, captionMask, this.config.t5, maxNewTokens, logitBias);
   }
 

@@ -67,3 +67,8 @@ export function markTokenId(encode: (text: string) => number[]): number {
   if (i >= marked.length) throw new Error(`keywords: the tokenizer encodes "a${MARK}" like "a"; the mark has no token`);
   return marked[i];
 }
+
+/** The decoder logit bias of a mark bias (RahfConfig.keywordMarkBias): none for 0, plain greedy search. */
+export function markLogitBias(encode: (text: string) => number[], bias: number): ReadonlyMap<number, number> | undefined {
+  return bias !== 0 ? new Map([[markTokenId(encode), bias]]) : undefined;
+}

@@ -33,7 +33,7 @@ import {
 import { heatmapHead, scoreHead } from './heads';
 import { TF_TO_TORCH_FILTER, TORCH_TO_TF_FILTER } from './conv';
 import { PROJECTION, T5_PREFIX, VIT_PREFIX, initRahfParams, internalShape, isHeadFilter, rahfParamShapes } from './init';
-import { markTokenId, misalignedWords } from './keywords';
+import { markLogitBias, misalignedWords } from './keywords';
 import { inferYouweiliangConfig } from './youweiliang';
 import { getPreset } from './presets';
 import { resizeBilinearPil } from './resize';
@@ -488,6 +488,14 @@ export class RewardModel {
     return results;
   }
 
+  /** The caption's encoder output and token mask, what the keyword decoder reads. */
+  private captionStates(pixelsNorm: tf.Tensor4D, prompts: string[]): { hidden: tf.Tensor3D; mask: tf.Tensor2D } {
+    return tf.tidy(() => {
+      const { hidden, textMask } = this.encodeJoint(this.visualTokens(pixelsNorm), prompts);
+      return { hidden: this.captionHidden(hidden), mask: textMask };
+    });
+  }
+
   /** Greedy T5 decoding from the caption's encoder output; returns the decoded texts. */
   private async decodeKeywords(captionHidden: tf.Tensor3D, mask: tf.Tensor2D, maxNewTokens: number): Promise<string[]> {
     const ids = await this.generateIds(captionHidden, mask, maxNewTokens);
@@ -495,7 +503,7 @@ export class RewardModel {
   }
 
   private generateIds(captionHidden: tf.Tensor3D, mask: tf.Tensor2D, maxNewTokens: number, markBias = this.config.keywordMarkBias): Promise<number[][]> {
-    const logitBias = markBias !== 0 ? new Map([[markTokenId((t) => this.tokenizer.encode(t)), markBias]]) : undefined;
+    const logitBias = markLogitBias((t) => this.tokenizer.encode(t), markBias);
     return this.t5.generate(captionHidden, this.config.maskTextPadding ? mask : undefined, { maxNewTokens, logitBias });
   }
 
@@ -505,11 +513,7 @@ export class RewardModel {
    * keywordMarkBias (calibration).
    */
   async generateKeywordIds(pixelsNorm: tf.Tensor4D, prompts: string[], maxNewTokens = 100, markBias?: number): Promise<number[][]> {
-    const cap = tf.tidy(() => {
-      const visual = this.visualTokens(pixelsNorm);
-      const { hidden, textMask } = this.encodeJoint(visual, prompts);
-      return { hidden: this.captionHidden(hidden), mask: textMask };
-    });
+    const cap = this.captionStates(pixelsNorm, prompts);
     try {
       return await this.generateIds(cap.hidden, cap.mask, maxNewTokens, markBias);
     } finally {
@@ -530,10 +534,7 @@ export class RewardModel {
   async misalignedWordsPerBias(images: RgbImage[], prompts: string[], biases: number[], maxNewTokens = 100): Promise<string[][][]> {
     if (prompts.length !== images.length) throw new Error(`misalignedWordsPerBias: ${images.length} images but ${prompts.length} prompts`);
     const pixels = await this.preprocessImages(images);
-    const cap = tf.tidy(() => {
-      const { hidden, textMask } = this.encodeJoint(this.visualTokens(pixels), prompts);
-      return { hidden: this.captionHidden(hidden), mask: textMask };
-    });
+    const cap = this.captionStates(pixels, prompts);
     pixels.dispose();
     try {
       const out: string[][][] = [];
