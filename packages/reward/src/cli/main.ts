@@ -8,7 +8,7 @@ import { runInit } from './init';
 import { runConsolidate } from './consolidate';
 import { runSynth } from './synth';
 import { runEval } from './eval';
-import { runCalibrate } from './calibrate';
+import { CALIBRATION_SAMPLES, runCalibrate } from './calibrate';
 import { runExport } from './export';
 import { runTrain } from './train';
 import { runDemo } from './demo';
@@ -146,7 +146,7 @@ export function cli(args: string[]) {
           .option('split', { type: 'string', default: 'dev', describe: 'split of a data folder (not the test split)' })
           .option('images', { type: 'string', describe: 'folder of <uid>.<ext> images' })
           .option('captions', { type: 'string', describe: 'JSONL of {"uid", "caption"}' })
-          .option('limit', { type: 'number', default: 400, describe: 'use only the first N usable records' })
+          .option('limit', { type: 'number', default: CALIBRATION_SAMPLES, describe: 'use only the first N usable records' })
           .option('biases', { type: 'number', array: true, describe: 'mark biases to try (default -2 … 6 by 0.5)' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'print the table, leave config.json alone' }),
       (argv) =>

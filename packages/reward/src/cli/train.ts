@@ -8,11 +8,8 @@ import { SCHEDULES, ScheduleName } from '../train/schedule';
 import { synthTokenizerFile } from '../train/tokenizer-build';
 import { train, TRAIN_ENGINES, TrainEngine, TrainOptions, TrainResult } from '../train/trainer';
 import { openEvalDataset } from '../eval/dataset';
-import { calibrateCheckpoint, unbiasedF1 } from './calibrate';
+import { CALIBRATION_SAMPLES, calibrateCheckpoint, unbiasedF1 } from './calibrate';
 import { UserError } from './errors';
-
-/** Dev samples the keyword threshold is calibrated on after training (~1.5 min for the tiny preset here). */
-const CALIBRATION_SAMPLES = 400;
 
 /** `rahf train` options as the CLI gives them (undefined = default). */
 export interface TrainCliOptions {
