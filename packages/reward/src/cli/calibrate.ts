@@ -6,12 +6,7 @@ import { RewardModel } from '../rahf/model';
 import { writeFileAtomic } from '../util/atomic';
 import { Progress } from '../util/progress';
 import { UserError } from './errors';
-import type { EvalIO } from './eval';
-
-const defaultIO: EvalIO = {
-  stdout: (t) => process.stdout.write(t + '\n'),
-  stderr: (l) => process.stderr.write(l + '\n'),
-};
+import { checkPositiveInt, defaultEvalIO, type EvalIO } from './eval';
 
 /** Held-out images calibrated on by default (~1.5 min for the tiny preset on 2 cores). */
 export const CALIBRATION_SAMPLES = 400;
@@ -79,8 +74,8 @@ export function unbiasedF1(c: MarkBiasCalibration): string {
  * `rahf calibrate`: the keyword decoder's mark bias with the best keyword F1 on held-out data
  * (src/eval/calibrate.ts), written into the checkpoint's config.json. Returns the exit code.
  */
-export async function runCalibrate(opts: CalibrateCliOptions, io: EvalIO = defaultIO): Promise<number> {
-  if (opts.limit !== undefined && !(Number.isInteger(opts.limit) && opts.limit > 0)) throw new UserError(`--limit must be a positive integer, got ${opts.limit}`);
+export async function runCalibrate(opts: CalibrateCliOptions, io: EvalIO = defaultEvalIO): Promise<number> {
+  checkPositiveInt('limit', opts.limit);
   if (opts.biases?.some((b) => !Number.isFinite(b))) throw new UserError(`--biases must be numbers, got ${opts.biases.join(' ')}`);
   if (!fs.existsSync(path.join(opts.checkpoint, 'config.json'))) {
     throw new UserError(`--checkpoint ${opts.checkpoint}: no config.json there (calibrate writes into a local checkpoint directory)`);

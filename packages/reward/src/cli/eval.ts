@@ -44,12 +44,12 @@ export interface EvalIO {
   stderr: (line: string) => void;
 }
 
-const defaultIO: EvalIO = {
+export const defaultEvalIO: EvalIO = {
   stdout: (t) => process.stdout.write(t + '\n'),
   stderr: (l) => process.stderr.write(l + '\n'),
 };
 
-function checkPositiveInt(name: string, v: number | undefined): void {
+export function checkPositiveInt(name: string, v: number | undefined): void {
   if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new UserError(`--${name} must be a positive integer, got ${v}`);
 }
 
@@ -58,7 +58,7 @@ function checkPositiveInt(name: string, v: number | undefined): void {
  * --clip) on one evaluation set, reported as the RichHF paper's Tables 1–4, or as JSON with --json
  * (src/eval/table.ts documents the shape). Returns the exit code.
  */
-export async function runEval(opts: EvalCliOptions, io: EvalIO = defaultIO): Promise<number> {
+export async function runEval(opts: EvalCliOptions, io: EvalIO = defaultEvalIO): Promise<number> {
   checkPositiveInt('batch-size', opts.batchSize);
   checkPositiveInt('limit', opts.limit);
   checkPositiveInt('max-new-tokens', opts.maxNewTokens);

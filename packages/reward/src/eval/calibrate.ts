@@ -6,9 +6,8 @@
  * classifier, here per word. The chosen value lives in the checkpoint's config (keyword_mark_bias).
  */
 import { keywordPRF, type PRF } from '../metrics/keywords';
-import { loadImage } from '../image';
 import type { RewardModel } from '../rahf/model';
-import { groundTruthWords, type EvalSample } from './dataset';
+import { decodeSampleImage, groundTruthWords, type EvalSample } from './dataset';
 
 /** Default grid: −2 … 6 in steps of 0.5 (0 = plain greedy decoding). */
 export const DEFAULT_MARK_BIASES = Array.from({ length: 17 }, (_, i) => -2 + 0.5 * i);
@@ -43,7 +42,7 @@ export async function calibrateMarkBias(model: RewardModel, samples: AsyncIterab
   const gt: string[][] = [];
   let batch: EvalSample[] = [];
   const flush = async () => {
-    const images = await Promise.all(batch.map((s) => loadImage(Buffer.from(s.image.buffer, s.image.byteOffset, s.image.byteLength), s.imageSource)));
+    const images = await Promise.all(batch.map(decodeSampleImage));
     const words = await model.misalignedWordsPerBias(images, batch.map((s) => s.caption), biases, opts.maxNewTokens);
     words.forEach((w, k) => pred[k].push(...w));
     for (const s of batch) gt.push(groundTruthWords(s.caption, s.record.promptMisalignmentLabel));

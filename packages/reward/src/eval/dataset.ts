@@ -23,6 +23,7 @@ import { uidOf } from '../data/record';
 import { readTFRecords } from '../data/tfrecord';
 import { UserError } from '../cli/errors';
 import { promptWords } from '../rahf/keywords';
+import { RgbImage, loadImage } from '../image';
 
 export interface DatasetOptions {
   /** A data folder holding `<split>.tfrecord`, or a RichHF `.tfrecord` file. */
@@ -48,6 +49,11 @@ export interface EvalSample {
   image: Uint8Array;
   imageSource: string;
   record: IndexedRichHFRecord;
+}
+
+/** The sample's image, decoded as every consumer of a dataset reads it (src/image.ts: PIL-exact, 8-bit). */
+export function decodeSampleImage(s: EvalSample): Promise<RgbImage> {
+  return loadImage(Buffer.from(s.image.buffer, s.image.byteOffset, s.image.byteLength), s.imageSource);
 }
 
 export interface EvalDataset {

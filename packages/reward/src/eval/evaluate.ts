@@ -15,11 +15,11 @@
  */
 import { correlations, heatmapMetrics, keywordPRF, meanDefined, PRF } from '../metrics';
 import type { Heatmap } from '../metrics';
-import { loadImage, RgbImage } from '../image';
+import { RgbImage } from '../image';
 import { HEATMAP_NAMES, HeatmapName, SCORE_NAMES, ScoreName } from '../rahf/config';
 import type { RewardModel } from '../rahf/model';
 import type { RichHFRecord } from '../data/record';
-import { EvalSample, groundTruthWords } from './dataset';
+import { decodeSampleImage, EvalSample, groundTruthWords } from './dataset';
 
 /** Record fields behind each predicted output. */
 export const SCORE_FIELDS: Record<ScoreName, 'artifactScore' | 'misalignmentScore' | 'aestheticsScore' | 'overallScore'> = {
@@ -240,7 +240,7 @@ export async function evaluateSamples(
       batch.map(async (s) => ({
         uid: s.uid,
         caption: s.caption,
-        image: await loadImage(Buffer.from(s.image.buffer, s.image.byteOffset, s.image.byteLength), s.imageSource),
+        image: await decodeSampleImage(s),
         gt: groundTruthOf(s.record, s.uid, s.caption),
       })),
     );

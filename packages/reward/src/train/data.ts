@@ -6,9 +6,8 @@
  * a resumed run sees exactly the batches an uninterrupted one would.
  */
 import * as tf from '@tensorflow/tfjs';
-import { openEvalDataset, DatasetOptions, EvalSample } from '../eval/dataset';
+import { decodeSampleImage, openEvalDataset, DatasetOptions, EvalSample } from '../eval/dataset';
 import { inOrderAhead } from '../util/ahead';
-import { loadImage } from '../image';
 import { parseLabels } from '../data/richhf';
 import { promptWords } from '../rahf/keywords';
 import { HEATMAP_NAMES, HeatmapName, SCORE_NAMES, ScoreName } from '../rahf/config';
@@ -63,7 +62,7 @@ export async function loadTrainSet(opts: DatasetOptions): Promise<TrainSet> {
     if (r.artifactMap.width !== r.misalignmentMap.width || r.artifactMap.height !== r.misalignmentMap.height) {
       throw new Error(`${ds.recordsFile}: record ${r.index}: artifact and misalignment maps differ in size`);
     }
-    const img = await loadImage(Buffer.from(s.image.buffer, s.image.byteOffset, s.image.byteLength), s.imageSource);
+    const img = await decodeSampleImage(s);
     const rgb = new Uint8Array(img.data.length);
     for (let i = 0; i < rgb.length; i++) rgb[i] = Math.round(img.data[i] * 255);
     return {
