@@ -1,0 +1,97 @@
+// Does a checkpoint *see* the synthetic world's artifacts? Per artifact type: the predicted implausibility map's
+// mean inside the artifact's box minus its mean outside every artifact box, next to the same figure for the
+// ground-truth (consolidated annotator) map; as a control, the predicted elevation on objects of artifact-free
+// images (a model that only learned "artifacts sit on objects" scores the same there as inside artifacts).
+// Needs the world's truth.jsonl, so synthetic worlds only.
+//   pnpm rahf synth --out w7big --n 3000 --seed 7
+//   node packages/reward/scripts/artifact-contrast.js w7big [checkpoint]   (default: the bundled one)
+const fs = require('fs');
+const path = require('path');
+const R = path.join(__dirname, '..', 'dist');
+const { initBackend } = require(R + '/backend');
+const { resolveCheckpoint } = require(R + '/bundled');
+const { RewardModel } = require(R + '/rahf/model');
+const { groundTruthOf } = require(R + '/eval/evaluate');
+const { openEvalDataset, decodeSampleImage } = require(R + '/eval/dataset');
+const { plcc } = require(R + '/metrics');
+
+function boxMean(map, side, scale, box, mask) {
+  let s = 0;
+  let c = 0;
+  for (let y = Math.floor(box[1] * scale); y < Math.min(side, Math.ceil(box[3] * scale)); y++) {
+    for (let x = Math.floor(box[0] * scale); x < Math.min(side, Math.ceil(box[2] * scale)); x++) {
+      s += map[y * side + x];
+      c++;
+      if (mask) mask[y * side + x] = 1;
+    }
+  }
+  return s / Math.max(1, c);
+}
+
+function outsideMean(map, mask) {
+  let s = 0;
+  let c = 0;
+  for (let i = 0; i < map.length; i++) if (!mask[i]) (s += map[i]), c++;
+  return s / Math.max(1, c);
+}
+
+(async () => {
+  const dir = process.argv[2];
+  if (!dir) throw new Error('usage: artifact-contrast.js WORLD_DIR [checkpoint]');
+  if (!fs.existsSync(path.join(dir, 'truth.jsonl'))) throw new Error(`${dir}: no truth.jsonl (a synthetic world from rahf synth is needed)`);
+  await initBackend();
+  const model = await RewardModel.load(resolveCheckpoint(process.argv[3]));
+  const truth = new Map(
+    fs.readFileSync(path.join(dir, 'truth.jsonl'), 'utf8').trim().split('\n').map((l) => {
+      const t = JSON.parse(l);
+      return [t.uid, t];
+    }),
+  );
+  const ds = await openEvalDataset({ data: dir, split: 'test' });
+  const rows = {};
+  const add = (type, key, v) => ((rows[type] ??= {})[key] ??= []).push(v);
+  const perImage = { label: [], artifacts: [], predMass: [] };
+  let batch = [];
+  const flush = async () => {
+    const out = await model.predict(batch.map((b) => b.image), batch.map((b) => b.caption), { heatmaps: true });
+    out.forEach((r, k) => {
+      const { sample, t } = batch[k];
+      const gt = groundTruthOf(sample.record, sample.uid, sample.caption);
+      for (const [who, map] of [['pred', r.heatmaps.implausibility], ['gt', gt.maps.implausibility]]) {
+        const side = Math.round(Math.sqrt(map.data.length));
+        const scale = side / t.width;
+        const mask = new Uint8Array(map.data.length);
+        const inside = t.artifacts.map((a) => boxMean(map.data, side, scale, a.box, mask));
+        const out0 = outsideMean(map.data, mask);
+        t.artifacts.forEach((a, j) => add(a.type, who, inside[j] - out0));
+        if (who === 'pred' && t.artifacts.length === 0) {
+          for (const o of t.objects) add('(objects, no artifact)', who, boxMean(map.data, side, scale, o.box) - out0);
+        }
+        if (who === 'pred') perImage.predMass.push(map.data.reduce((a, v) => a + v, 0) / map.data.length);
+      }
+      perImage.label.push(gt.scores.plausibility);
+      perImage.artifacts.push(t.artifacts.length);
+    });
+    batch = [];
+  };
+  for await (const sample of ds.samples()) {
+    const t = truth.get(sample.uid);
+    if (!t) throw new Error(`${dir}: ${sample.uid} is not in truth.jsonl`);
+    batch.push({ sample, t, image: await decodeSampleImage(sample), caption: sample.caption });
+    if (batch.length === 16) await flush();
+  }
+  if (batch.length) await flush();
+  const mean = (a) => (a && a.length ? a.reduce((x, y) => x + y, 0) / a.length : NaN);
+  const result = { n: perImage.label.length, types: {} };
+  for (const [type, r] of Object.entries(rows)) {
+    result.types[type] = { count: r.pred.length, pred_elevation: +mean(r.pred).toFixed(4) };
+    if (r.gt) result.types[type].gt_elevation = +mean(r.gt).toFixed(4);
+  }
+  result.plcc_label_vs_artifact_count = +plcc(perImage.artifacts, perImage.label).toFixed(3);
+  result.plcc_label_vs_predicted_map_mean = +plcc(perImage.predMass, perImage.label).toFixed(3);
+  result.plcc_artifact_count_vs_predicted_map_mean = +plcc(perImage.predMass, perImage.artifacts).toFixed(3);
+  console.log(JSON.stringify(result, null, 1));
+})().catch((e) => {
+  console.error(`artifact-contrast: ${e.message}`);
+  process.exit(1);
+});
