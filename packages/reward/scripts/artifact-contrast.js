@@ -28,6 +28,8 @@ function boxMean(map, side, scale, box, mask) {
   return s / Math.max(1, c);
 }
 
+const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
+
 function outsideMean(map, mask) {
   let s = 0;
   let c = 0;
@@ -67,8 +69,8 @@ function outsideMean(map, mask) {
         if (who === 'pred' && t.artifacts.length === 0) {
           for (const o of t.objects) add('(objects, no artifact)', who, boxMean(map.data, side, scale, o.box) - out0);
         }
-        if (who === 'pred') perImage.predMass.push(map.data.reduce((a, v) => a + v, 0) / map.data.length);
       }
+      perImage.predMass.push(mean(r.heatmaps.implausibility.data));
       perImage.label.push(gt.scores.plausibility);
       perImage.artifacts.push(t.artifacts.length);
     });
@@ -81,7 +83,6 @@ function outsideMean(map, mask) {
     if (batch.length === 16) await flush();
   }
   if (batch.length) await flush();
-  const mean = (a) => (a && a.length ? a.reduce((x, y) => x + y, 0) / a.length : NaN);
   const result = { n: perImage.label.length, types: {} };
   for (const [type, r] of Object.entries(rows)) {
     result.types[type] = { count: r.pred.length, pred_elevation: +mean(r.pred).toFixed(4) };

@@ -5,8 +5,7 @@
 const path = require('path');
 const R = path.join(__dirname, '..', 'dist');
 const { OnnxScorer } = require(R + '/onnx/scorer');
-const { openEvalDataset } = require(R + '/eval/dataset');
-const { loadImage } = require(R + '/image');
+const { openEvalDataset, decodeSampleImage } = require(R + '/eval/dataset');
 const { plcc } = require(R + '/metrics');
 const { SCORE_FIELDS } = require(R + '/eval/evaluate');
 const { SCORE_NAMES } = require(R + '/rahf/config');
@@ -14,7 +13,7 @@ const { SCORE_NAMES } = require(R + '/rahf/config');
   const ds = await openEvalDataset({ data: process.argv[2], split: 'test' });
   const imgs = [], prompts = [], gt = Object.fromEntries(SCORE_NAMES.map((k) => [k, []]));
   for await (const s of ds.samples()) {
-    imgs.push(await loadImage(Buffer.from(s.image.buffer, s.image.byteOffset, s.image.byteLength), s.imageSource));
+    imgs.push(await decodeSampleImage(s));
     prompts.push(s.caption);
     for (const k of SCORE_NAMES) gt[k].push(s.record[SCORE_FIELDS[k]]);
   }
