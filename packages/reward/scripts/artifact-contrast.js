@@ -79,7 +79,8 @@ function outsideMean(map, mask) {
   const add = (type, key, v) => ((rows[type] ??= {})[key] ??= []).push(v);
   const perImage = { label: [], artifacts: [], predMass: [] };
   const refCC = { objects: [], artifacts: [] };
-  // Binary entropy of the soft ground-truth pixels: the floor of the training cross-entropy on these maps.
+  // Binary entropy of the soft ground-truth pixels (every test map, empty ones too): the floor of the training
+  // cross-entropy on these maps.
   const bin = (p, y) => -(y > 0 ? y * Math.log(p) : 0) - (y < 1 ? (1 - y) * Math.log(1 - p) : 0);
   const gtPixels = { sum: 0, n: 0, entropy: 0 };
   let batch = [];
