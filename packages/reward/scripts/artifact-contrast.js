@@ -16,7 +16,7 @@ const { resolveCheckpoint } = require(R + '/bundled');
 const { RewardModel } = require(R + '/rahf/model');
 const { groundTruthOf } = require(R + '/eval/evaluate');
 const { openEvalDataset, decodeSampleImage } = require(R + '/eval/dataset');
-const { plcc, cc } = require(R + '/metrics');
+const { plcc, cc, meanDefined } = require(R + '/metrics');
 
 function boxMean(map, side, scale, box, mask) {
   let s = 0;
@@ -101,12 +101,11 @@ function outsideMean(map, mask) {
         }
       }
       const g = gt.maps.implausibility.data;
-      for (const v of g) (gtPixels.sum += v), gtPixels.n++, (gtPixels.entropy += v > 0 && v < 1 ? bin(v, v) : 0);
-      if (g.some((v) => v > 0)) {
-        const side = Math.round(Math.sqrt(g.length));
-        refCC.objects.push(cc(boxMap(t.objects.map((o) => o.box), side, side / t.width), g));
-        refCC.artifacts.push(cc(boxMap(t.artifacts.map((a) => a.box), side, side / t.width), g));
-      }
+      for (const v of g) (gtPixels.sum += v), gtPixels.n++, (gtPixels.entropy += bin(v, v));
+      // cc is NaN on an empty ground truth and meanDefined skips it: the non-empty maps, as `rahf eval` averages.
+      const gSide = Math.round(Math.sqrt(g.length));
+      refCC.objects.push(cc(boxMap(t.objects.map((o) => o.box), gSide, gSide / t.width), g));
+      refCC.artifacts.push(cc(boxMap(t.artifacts.map((a) => a.box), gSide, gSide / t.width), g));
       perImage.predMass.push(mean(r.heatmaps.implausibility.data));
       perImage.label.push(gt.scores.plausibility);
       perImage.artifacts.push(t.artifacts.length);
@@ -128,10 +127,11 @@ function outsideMean(map, mask) {
   result.plcc_label_vs_artifact_count = +plcc(perImage.artifacts, perImage.label).toFixed(3);
   result.plcc_label_vs_predicted_map_mean = +plcc(perImage.predMass, perImage.label).toFixed(3);
   result.plcc_artifact_count_vs_predicted_map_mean = +plcc(perImage.predMass, perImage.artifacts).toFixed(3);
+  const objectsCC = meanDefined(refCC.objects);
   result.implausibility_cc = {
-    objects_map: +mean(refCC.objects).toFixed(3),
-    true_artifact_boxes_map: +mean(refCC.artifacts).toFixed(3),
-    n_nonempty: refCC.objects.length,
+    objects_map: +objectsCC.mean.toFixed(3),
+    true_artifact_boxes_map: +meanDefined(refCC.artifacts).mean.toFixed(3),
+    n_nonempty: objectsCC.count,
   };
   const p = gtPixels.sum / gtPixels.n;
   result.heatmap_cross_entropy = {
