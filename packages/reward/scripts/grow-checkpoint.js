@@ -85,19 +85,34 @@ function growModelDir(dir, o) {
   fs.writeFileSync(cfgFile, JSON.stringify(cfg, null, 2) + '\n');
 }
 
-const [src, dst, spec] = process.argv.slice(2);
-if (!src || !dst) throw new Error('usage: grow-checkpoint.js RUN GROWN \'{"vitAddLayers":2,"vitMlp":256}\'');
-if (fs.existsSync(dst)) throw new Error(`${dst}: already exists`);
-const o = JSON.parse(spec ?? '{}');
-const latestFile = path.join(src, 'checkpoints', 'latest');
-if (!fs.existsSync(latestFile)) throw new Error(`${src}: no checkpoints/latest (not a rahf train run)`);
-const tmp = `${dst}.tmp-${process.pid}`;
-fs.cpSync(src, tmp, { recursive: true });
-const ckpt = path.join(tmp, 'checkpoints', fs.readFileSync(latestFile, 'utf8').trim());
-const vit = JSON.parse(fs.readFileSync(path.join(ckpt, 'config.json'), 'utf8')).vit;
-if ((o.vitMlp ?? vit.intermediate_size) < vit.intermediate_size) throw new Error('vitMlp must not shrink the MLP');
-growFile(path.join(ckpt, 'optimizer.safetensors'), vit, o, true); // before the config changes
-growModelDir(ckpt, o);
-if (fs.existsSync(path.join(tmp, 'model', 'config.json'))) growModelDir(path.join(tmp, 'model'), o);
-fs.renameSync(tmp, dst);
-console.log(`grown: ${dst} (${path.basename(ckpt)}; ViT ${vit.num_hidden_layers} → ${vit.num_hidden_layers + (o.vitAddLayers ?? 0)} layers, MLP ${vit.intermediate_size} → ${o.vitMlp ?? vit.intermediate_size})`);
+function main() {
+  const [src, dst, spec] = process.argv.slice(2);
+  if (!src || !dst) throw new Error('usage: grow-checkpoint.js RUN GROWN \'{"vitAddLayers":2,"vitMlp":256}\'');
+  if (fs.existsSync(dst)) throw new Error(`${dst}: already exists`);
+  const o = JSON.parse(spec ?? '{}');
+  const latestFile = path.join(src, 'checkpoints', 'latest');
+  if (!fs.existsSync(latestFile)) throw new Error(`${src}: no checkpoints/latest (not a rahf train run)`);
+  const tmp = `${dst}.tmp-${process.pid}`;
+  fs.cpSync(src, tmp, { recursive: true });
+  let vit;
+  try {
+    const ckpt = path.join(tmp, 'checkpoints', fs.readFileSync(latestFile, 'utf8').trim());
+    vit = JSON.parse(fs.readFileSync(path.join(ckpt, 'config.json'), 'utf8')).vit;
+    if ((o.vitMlp ?? vit.intermediate_size) < vit.intermediate_size) throw new Error('vitMlp must not shrink the MLP');
+    growFile(path.join(ckpt, 'optimizer.safetensors'), vit, o, true); // before the config changes
+    growModelDir(ckpt, o);
+    if (fs.existsSync(path.join(tmp, 'model', 'config.json'))) growModelDir(path.join(tmp, 'model'), o);
+  } catch (e) {
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  fs.renameSync(tmp, dst); // the grown copy appears whole or not at all
+  console.log(`grown: ${dst} (ViT ${vit.num_hidden_layers} → ${vit.num_hidden_layers + (o.vitAddLayers ?? 0)} layers, MLP ${vit.intermediate_size} → ${o.vitMlp ?? vit.intermediate_size})`);
+}
+
+try {
+  main();
+} catch (e) {
+  console.error(`grow-checkpoint: ${e.message}`);
+  process.exit(1);
+}
