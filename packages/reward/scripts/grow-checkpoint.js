@@ -67,16 +67,23 @@ function growFile(file, json, o, fresh) {
   writeSafetensors(file, out);
 }
 
-function growModelDir(dir, o) {
-  const cfgFile = path.join(dir, 'config.json');
-  const json = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
-  const grown = grownJson(json, o);
+/** The grown config's ViT layer parameters as a fresh model of it starts (seed 0), by name. */
+function freshVitLayers(grown, dir) {
   const c = rahfConfigFromJson(grown, dir);
   const shapes = new Map(rahfParamShapes(c)); // checkpoint layout, which is the internal one for ViT tensors
   const params = initRahfParams(c, 0, { skip: (n) => !n.startsWith('vit.encoder.layer.') });
-  const fresh = new Map([...params].map(([n, v]) => [n, { shape: shapes.get(n), data: v.dataSync() }]));
+  return new Map([...params].map(([n, v]) => [n, { shape: shapes.get(n), data: v.dataSync() }]));
+}
+
+/**
+ * Weights and config of one model folder, from its own config.json (model/ may carry a calibrated keyword bias
+ * that the checkpoint's config does not).
+ */
+function growModelDir(dir, o, fresh) {
+  const cfgFile = path.join(dir, 'config.json');
+  const json = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
   growFile(path.join(dir, 'model.safetensors'), json, o, fresh);
-  fs.writeFileSync(cfgFile, JSON.stringify(grown, null, 2) + '\n');
+  fs.writeFileSync(cfgFile, JSON.stringify(grownJson(json, o), null, 2) + '\n');
 }
 
 async function main() {
@@ -90,20 +97,23 @@ async function main() {
   const tmp = `${dst}.tmp-${process.pid}`;
   fs.cpSync(src, tmp, { recursive: true });
   let vit;
+  let grown;
   try {
     const ckpt = path.join(tmp, 'checkpoints', fs.readFileSync(latestFile, 'utf8').trim());
     const json = JSON.parse(fs.readFileSync(path.join(ckpt, 'config.json'), 'utf8'));
     vit = json.vit;
-    if ((o.vitMlp ?? vit.intermediate_size) < vit.intermediate_size) throw new Error('vitMlp must not shrink the MLP');
+    grown = grownJson(json, o).vit;
+    if (grown.intermediate_size < vit.intermediate_size) throw new Error('vitMlp must not shrink the MLP');
+    const fresh = freshVitLayers(grownJson(json, o), ckpt);
     growFile(path.join(ckpt, 'optimizer.safetensors'), json, o, null);
-    growModelDir(ckpt, o);
-    if (fs.existsSync(path.join(tmp, 'model', 'config.json'))) growModelDir(path.join(tmp, 'model'), o);
+    growModelDir(ckpt, o, fresh);
+    if (fs.existsSync(path.join(tmp, 'model', 'config.json'))) growModelDir(path.join(tmp, 'model'), o, fresh);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
   fs.renameSync(tmp, dst); // the grown copy appears whole or not at all
-  console.log(`grown: ${dst} (ViT ${vit.num_hidden_layers} → ${vit.num_hidden_layers + (o.vitAddLayers ?? 0)} layers, MLP ${vit.intermediate_size} → ${o.vitMlp ?? vit.intermediate_size})`);
+  console.log(`grown: ${dst} (ViT ${vit.num_hidden_layers} → ${grown.num_hidden_layers} layers, MLP ${vit.intermediate_size} → ${grown.intermediate_size})`);
 }
 
 main().catch((e) => {
