@@ -187,6 +187,7 @@ export function cli(args: string[]) {
           .option('preset', { type: 'string', describe: 'model preset (default tiny)' })
           .option('init', { type: 'string', describe: 'start from this RAHF checkpoint instead of a preset' })
           .option('variant', { type: 'string', choices: ['multi_head', 'augmented_prompt'] })
+          .option('image-stem', { type: 'string', describe: "conv stem widths in front of a preset's ViT, e.g. 16,32,64 (3×3 stride-2 stages), or none (default: the preset's; tiny has 16,32,64)" })
           .option('tokenizer', { type: 'string', describe: 'tokenizer.json (default: the bundled synthetic-world tokenizer)' })
           .option('init-vit', { type: 'string', describe: 'HF ViT checkpoint (dir or hub id) for the image tower' })
           .option('init-t5', { type: 'string', describe: 'HF T5 checkpoint (dir or hub id) for the text tower' })
@@ -225,6 +226,7 @@ export function cli(args: string[]) {
             preset: argv.preset,
             init: argv.init,
             variant: argv.variant,
+            imageStem: argv['image-stem'],
             tokenizer: argv.tokenizer,
             initVit: argv['init-vit'],
             initT5: argv['init-t5'],

@@ -22,6 +22,8 @@ export interface TrainCliOptions {
   preset?: string;
   init?: string;
   variant?: string;
+  /** Conv stem widths, "16,32,64". */
+  imageStem?: string;
   tokenizer?: string;
   initVit?: string;
   initT5?: string;
@@ -148,6 +150,15 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
       throw new UserError((e as Error).message);
     }
   }
+  let imageStem: number[] | undefined;
+  if (o.imageStem !== undefined) {
+    imageStem = o.imageStem.trim() === 'none' ? [] : o.imageStem.split(',').map((x) => Number(x.trim()));
+    if (imageStem.some((w) => !(Number.isInteger(w) && w > 0))) {
+      throw new UserError(`--image-stem must be comma-separated positive integers (e.g. 16,32,64) or none, got "${o.imageStem}"`);
+    }
+    if (o.init !== undefined) throw new UserError('--image-stem builds a new image tower; it cannot be combined with --init');
+    if (o.initVit !== undefined && imageStem.length) throw new UserError('--image-stem: a pretrained ViT (--init-vit) embeds the pixels itself; use --image-stem none or leave it out');
+  }
   const preset = o.init === undefined ? o.preset ?? TRAIN_DEFAULTS.preset : undefined;
   // A preset without a T5 checkpoint needs a tokenizer: the bundled synthetic-world one.
   const tokenizer = o.tokenizer ?? (preset !== undefined && o.initT5 === undefined ? synthTokenizerFile() : undefined);
@@ -160,6 +171,7 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
     preset,
     init: o.init,
     variant: o.variant as TrainOptions['variant'],
+    imageStem,
     tokenizer,
     initVit: o.initVit,
     initT5: o.initT5,

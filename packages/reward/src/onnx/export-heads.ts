@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { Params } from '../nn/params';
 import { TF_TO_TORCH_FILTER } from '../rahf/conv';
 import { HEATMAP_STAGES } from '../rahf/heads';
+import { STEM_PREFIX } from '../rahf/stem';
 import { GraphBuilder } from './graph';
 import { linearG, rmsNormG, weight } from './export-common';
 
@@ -15,11 +16,11 @@ function filter(g: GraphBuilder, f: tf.Tensor, stem: string): string {
   return weight(g, f, stem, { tag: 'torch', fn: (x) => tf.transpose(x, TF_TO_TORCH_FILTER), graph: (gb, x) => gb.transpose(x, TF_TO_TORCH_FILTER) });
 }
 
-/** PyTorch Conv2d(k3, s1, p1) with bias. */
-function conv(g: GraphBuilder, x: string, p: Params, name: string): string {
+/** PyTorch Conv2d(k3, stride, p1) with bias. */
+function conv(g: GraphBuilder, x: string, p: Params, name: string, stride = 1): string {
   const w = filter(g, p.get(`${name}.weight`), `${name}.weight`);
   const b = weight(g, p.get(`${name}.bias`), `${name}.bias`);
-  return g.op('Conv', [x, w, b], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [1, 1] }, 'conv');
+  return g.op('Conv', [x, w, b], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], strides: [stride, stride] }, 'conv');
 }
 
 /** PyTorch ConvTranspose2d(k3, s2, p1, output_padding 1) with bias: H → 2H. */
@@ -32,6 +33,13 @@ function deconv(g: GraphBuilder, x: string, p: Params, name: string): string {
 /** channelRmsNorm: RMS over channels (eps 1e-8) times the [C, 1, 1] scale. */
 function norm(g: GraphBuilder, x: string, p: Params, name: string): string {
   return rmsNormG(g, x, weight(g, p.get(`${name}.scale`), `${name}.scale`), 1e-8, 1);
+}
+
+/** rahf/stem.ts imageStem on NHWC pixels → NHWC [B, S/2^k, S/2^k, last width]; `p` is the model's root scope. */
+export function imageStemG(g: GraphBuilder, pixels: string, p: Params, widths: number[]): string {
+  let x = g.transpose(pixels, [0, 3, 1, 2]);
+  for (let k = 0; k < widths.length; k++) x = g.relu(norm(g, conv(g, x, p, `${STEM_PREFIX}${3 * k}`, 2), p, `${STEM_PREFIX}${3 * k + 1}`));
+  return g.transpose(x, [0, 2, 3, 1]);
 }
 
 /** scoreHead → [B]. */

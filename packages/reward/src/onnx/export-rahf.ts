@@ -3,7 +3,7 @@ import { RewardModel } from '../rahf/model';
 import { PROJECTION } from '../rahf/init';
 import { GraphBuilder } from './graph';
 import { linearG } from './export-common';
-import { heatmapHeadG, scoreHeadG } from './export-heads';
+import { heatmapHeadG, imageStemG, scoreHeadG } from './export-heads';
 import { embedG, exportT5CachedStepGraph, exportT5CrossKVGraph, t5EncoderG } from './export-t5';
 import { vitG } from './export-vit';
 
@@ -76,7 +76,7 @@ export function rahfTrunkG(g: GraphBuilder, model: RewardModel, px: string) {
   const grid = gridSize(c);
   const n = grid * grid;
   const nv = visualTokenCount(c);
-  let vit = vitG(g, model.vit, px);
+  let vit = vitG(g, model.vit, c.imageStem.length ? imageStemG(g, px, model.params, c.imageStem) : px);
   if (!c.keepClsInEncoder) vit = g.slice(vit, 1, 1, 1 + n);
   const visual = linearG(g, vit, model.params, PROJECTION);
   const start = c.keepClsInEncoder ? 1 : 0;

@@ -72,6 +72,13 @@ const CASES: Case[] = [
     // Different lengths: the masked preset must ignore the padding exactly as tfjs does.
     prompts: ['a red cat', 'two dogs playing in the snow at night under a full moon', 'a tree'],
   },
+  {
+    // The tiny layout before its conv stem (8-pixel patch embedding), as earlier tiny checkpoints have.
+    name: 'tiny-no-stem',
+    load: () => RewardModel.fromPreset('tiny', { tokenizer: TOKENIZER, seed: 4, imageStem: [] }),
+    pixels: () => tf.randomUniform([3, 128, 128, 3], -1, 1, 'float32', 8) as tf.Tensor4D,
+    prompts: ['a blue house', 'three red apples on a table', 'a cat'],
+  },
 ];
 
 for (const c of CASES) {

@@ -59,6 +59,23 @@ describe('rahfConfigFromJson', () => {
     expect(rahfConfigToJson(c).heatmap_stages).toBe(3);
   });
 
+  test('image_stem: none by default; with k stages the ViT must patchify the (image/2^k)² map of the last width', () => {
+    const base = rahfConfigToJson(rahfConfigFromJson(readJsonConfig(multiDir), multiDir)) as Record<string, any>;
+    expect(rahfConfigFromJson(base, '/nonexistent').imageStem).toEqual([]);
+    expect(base.image_stem).toBeUndefined();
+    // 64-pixel images in 16-pixel patches; two stride-2 stages leave 16² maps of 12 channels, patchified by 4.
+    const vit = { ...base.vit, image_size: 16, patch_size: 4, num_channels: 12 };
+    const c = rahfConfigFromJson({ ...base, image_stem: [6, 12], vit }, '/nonexistent');
+    expect(c.imageStem).toEqual([6, 12]);
+    expect(visualTokenCount(c)).toBe(17);
+    expect(rahfConfigFromJson(JSON.parse(JSON.stringify(rahfConfigToJson(c))), '/nonexistent')).toEqual(c);
+    const bad = (stem: unknown, v: Record<string, unknown>) => () => rahfConfigFromJson({ ...base, image_stem: stem, vit: { ...vit, ...v } }, '/nonexistent');
+    expect(bad([6, 12], { patch_size: 16 })).toThrow(/patch_size 16 differs from the ViT's patch_size 16 × 2\^2 \(image_stem\)/);
+    expect(bad([6, 12], { image_size: 64, patch_size: 4 })).toThrow(/the ViT's image_size must be 16, not 64/);
+    expect(bad([6, 12], { num_channels: 3 })).toThrow(/must take 12 channels \(the last image_stem width\), not 3/);
+    expect(bad([6, 0], {})).toThrow(/config.image_stem: expected a list of positive integers/);
+  });
+
   test('keyword_mark_bias: 0 (plain greedy decoding) by default, saved and read back, non-numbers refused', () => {
     const base = readJsonConfig(multiDir);
     expect(rahfConfigFromJson(base, multiDir).keywordMarkBias).toBe(0);

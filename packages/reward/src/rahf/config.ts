@@ -37,6 +37,11 @@ export interface RahfConfig {
   imageSize: number;
   /** ViT patch side; the feature map is (imageSize / patchSize)² tokens. */
   patchSize: number;
+  /**
+   * Widths of the optional conv stem (rahf/stem.ts; `image_stem`, default none): k stride-2 stages, after
+   * which the ViT patchifies with patch_size / 2^k on (image_size / 2^k)² maps of the last width.
+   */
+  imageStem: number[];
   vit: ViTConfig;
   t5: T5Config;
   /** The HF config.json objects of the two towers, saved verbatim so a saved model is self-contained. */
@@ -158,10 +163,19 @@ export function validateRahfConfig(c: RahfConfig): RahfConfig {
   if (!(Number.isInteger(c.heatmapStages) && c.heatmapStages >= 1 && c.heatmapStages <= 4)) {
     throw new Error(`config: heatmap_stages must be an integer from 1 to 4, got ${c.heatmapStages}`);
   }
-  if (c.vit.patch_size !== c.patchSize) {
-    throw new Error(`config: patch_size ${c.patchSize} differs from the ViT's patch_size ${c.vit.patch_size}`);
+  const down = 2 ** c.imageStem.length;
+  if (c.vit.patch_size * down !== c.patchSize) {
+    const stem = c.imageStem.length ? ` × 2^${c.imageStem.length} (image_stem)` : '';
+    throw new Error(`config: patch_size ${c.patchSize} differs from the ViT's patch_size ${c.vit.patch_size}${stem}`);
   }
-  if (c.vit.num_channels !== 3) throw new Error(`config: the ViT must take 3 channels, not ${c.vit.num_channels}`);
+  if (c.imageStem.length && c.vit.image_size * down !== c.imageSize) {
+    throw new Error(`config: with image_stem ${JSON.stringify(c.imageStem)} the ViT's image_size must be ${c.imageSize / down}, not ${c.vit.image_size}`);
+  }
+  const channels = c.imageStem.length ? c.imageStem[c.imageStem.length - 1] : 3;
+  if (c.vit.num_channels !== channels) {
+    const why = c.imageStem.length ? 'the last image_stem width' : 'RGB';
+    throw new Error(`config: the ViT must take ${channels} channels (${why}), not ${c.vit.num_channels}`);
+  }
   if (c.scoreConv.length === 0) throw new Error('config.score_conv: needs at least one conv layer');
   if (c.variant !== 'multi_head' && c.variant !== 'augmented_prompt') throw new Error(`config: unknown variant "${c.variant}"`);
   if (c.variant === 'augmented_prompt' && !c.augmentedPromptFormat.includes('{caption}')) {
@@ -205,6 +219,7 @@ export function rahfConfigFromJson(json: any, dir: string): RahfConfig {
     variant,
     imageSize: posInt(json.image_size, 'image_size', vit.image_size),
     patchSize: posInt(json.patch_size, 'patch_size', vit.patch_size),
+    imageStem: json.image_stem === undefined || json.image_stem === null ? [] : intList(json.image_stem, 'image_stem', []),
     vit,
     t5,
     vitJson: vitSrc.json,
@@ -234,6 +249,7 @@ export function rahfConfigToJson(c: RahfConfig): Record<string, unknown> {
     multi_heads: c.variant === 'multi_head',
     image_size: c.imageSize,
     patch_size: c.patchSize,
+    ...(c.imageStem.length ? { image_stem: c.imageStem } : {}),
     heatmap_channels: c.heatmapChannels,
     heatmap_stages: c.heatmapStages,
     score_conv: c.scoreConv,

@@ -70,6 +70,25 @@ const deconvCore = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   };
 });
 
+const conv3x3s2Core = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x4, f4, save] = args as [tf.Tensor4D, tf.Tensor4D, tf.GradSaveFunc];
+  save([x4, f4]);
+  return {
+    value: tf.conv2d(x4, f4, 2, STRIDE2_PAD),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+      const g = dy as tf.Tensor4D;
+      const [xs, fs] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const dx = tf.conv2dTranspose(g, fs, xs.shape, 2, 1);
+      // y[b,i,j,o] = Σ xpad[b,2i+kh,2j+kw,c]·f[kh,kw,c,o]  ⇒  df[kh,kw,c,o] = Σ_{b,i,j} xpad[b,2i+kh,2j+kw,c]·dy[b,i,j,o]:
+      // a 'valid' conv of xpad (channels and batch swapped) with dy dilated by 2 as the filter; its first 3×3 outputs.
+      const xpad = tf.pad(xs, [[0, 0], [1, 1], [1, 1], [0, 0]]).transpose([3, 1, 2, 0]) as tf.Tensor4D; // [C, H+2, W+2, B]
+      const full = tf.conv2d(xpad, g.transpose([1, 2, 0, 3]) as tf.Tensor4D, 1, 'valid', 'NHWC', 2); // [C, ≥3, ≥3, O]
+      const df = tf.slice(full, [0, 0, 0, 0], [-1, K, K, -1]).transpose([1, 2, 0, 3]); // [3,3,C,O]
+      return [dx, df];
+    },
+  };
+});
+
 /**
  * A frozen filter (a non-trainable variable: inference, scoreGrad) takes the plain tfjs op, whose
  * gradient w.r.t. the input is the native kernel and which never computes a filter gradient — the
@@ -83,6 +102,15 @@ function frozen(f: tf.Tensor): boolean {
 export function conv3x3(x: tf.Tensor4D, filter: tf.Tensor, bias?: tf.Tensor): tf.Tensor4D {
   const f = checkFilter(filter);
   const y = frozen(f) ? tf.conv2d(x, f, 1, 'same') : (conv3x3Core(x, f) as tf.Tensor4D);
+  return bias ? tf.add(y, bias) : y;
+}
+
+const STRIDE2_PAD: [[number, number], [number, number], [number, number], [number, number]] = [[0, 0], [1, 1], [1, 1], [0, 0]];
+
+/** PyTorch Conv2d(k3, stride 2, padding 1) on NHWC input (H → ⌈H/2⌉); filter [3, 3, in, out]. */
+export function conv3x3s2(x: tf.Tensor4D, filter: tf.Tensor, bias?: tf.Tensor): tf.Tensor4D {
+  const f = checkFilter(filter);
+  const y = frozen(f) ? tf.conv2d(x, f, 2, STRIDE2_PAD) : (conv3x3s2Core(x, f) as tf.Tensor4D);
   return bias ? tf.add(y, bias) : y;
 }
 

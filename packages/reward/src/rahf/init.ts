@@ -4,15 +4,16 @@ import { vitParamShapes } from '../models/vit';
 import { HEATMAP_NAMES, RahfConfig, SCORE_NAMES, gridSize } from './config';
 import { TORCH_TO_TF_FILTER } from './conv';
 import { ParamShapes, heatmapHeadShapes, scoreHeadShapes } from './heads';
+import { STEM_PREFIX, imageStemShapes } from './stem';
 
 /** Prefix of each part of the model in checkpoints (youweiliang's module names). */
 export const VIT_PREFIX = 'vit.';
 export const T5_PREFIX = 't5.';
 export const PROJECTION = 'visual_token_projection';
 
-/** Whether a parameter is a head conv weight, which the model holds as a tfjs filter (see conv.ts). */
+/** Whether a parameter is a head or stem conv weight, which the model holds as a tfjs filter (see conv.ts). */
 export function isHeadFilter(name: string, rank: number): boolean {
-  return rank === 4 && (name.startsWith('score_predictor.') || name.startsWith('heatmap_predictor.'));
+  return rank === 4 && (name.startsWith('score_predictor.') || name.startsWith('heatmap_predictor.') || name.startsWith(STEM_PREFIX));
 }
 
 /** Shape of a parameter inside the model, given its checkpoint shape. */
@@ -22,7 +23,7 @@ export function internalShape(name: string, shape: number[]): number[] {
 
 /** Every parameter of a RAHF model with its full (checkpoint) name and checkpoint (PyTorch) shape. */
 export function rahfParamShapes(c: RahfConfig): ParamShapes {
-  const out: ParamShapes = [];
+  const out: ParamShapes = imageStemShapes(c.imageStem);
   for (const [n, s] of vitParamShapes(c.vit)) out.push([VIT_PREFIX + n, s]);
   for (const [n, s] of t5ParamShapes(c.t5)) out.push([T5_PREFIX + n, s]);
   out.push([`${PROJECTION}.weight`, [c.t5.d_model, c.vit.hidden_size]], [`${PROJECTION}.bias`, [c.t5.d_model]]);

@@ -32,6 +32,7 @@ import {
 } from './config';
 import { heatmapHead, scoreHead } from './heads';
 import { TF_TO_TORCH_FILTER, TORCH_TO_TF_FILTER } from './conv';
+import { imageStem } from './stem';
 import { PROJECTION, T5_PREFIX, VIT_PREFIX, initRahfParams, internalShape, isHeadFilter, rahfParamShapes } from './init';
 import { markLogitBias, misalignedWords } from './keywords';
 import { inferYouweiliangConfig } from './youweiliang';
@@ -80,6 +81,11 @@ export interface PresetOptions {
   /** tokenizer.json file or directory or hub id (needed when `t5` is not given). */
   tokenizer?: string;
   variant?: RahfVariant;
+  /**
+   * Widths of the conv stem in front of the ViT (rahf/stem.ts), replacing the preset's (`[]`: none; the
+   * default with `vit`); the preset's ViT is resized to patchify the stem's output.
+   */
+  imageStem?: number[];
   trainable?: boolean;
   hub?: ResolveOptions;
 }
@@ -276,6 +282,25 @@ export class RewardModel {
       if (typeof preset.vitJson.patch_size === 'number') preset.patchSize = preset.vitJson.patch_size;
     }
     if (t5Dir) preset.t5Json = readJsonConfig(t5Dir);
+    // A pretrained ViT embeds pixels itself: the preset's stem is dropped unless asked for.
+    if (opts.imageStem !== undefined) preset.imageStem = [...opts.imageStem];
+    else if (vitDir) preset.imageStem = [];
+    if (preset.imageStem.length) {
+      if (vitDir) throw new Error(`preset "${name}": an image stem changes the ViT's input, so it cannot start from a pretrained ViT`);
+      const down = 2 ** preset.imageStem.length;
+      if (preset.patchSize % down !== 0) {
+        throw new Error(`preset "${name}": ${preset.imageStem.length} stem stages need a patch size divisible by ${down}, not ${preset.patchSize}`);
+      }
+    }
+    // The ViT patchifies what the stem leaves (the image itself without one).
+    if (!vitDir) {
+      const down = 2 ** preset.imageStem.length;
+      Object.assign(preset.vitJson, {
+        image_size: preset.imageSize / down,
+        patch_size: preset.patchSize / down,
+        num_channels: preset.imageStem.length ? preset.imageStem[preset.imageStem.length - 1] : 3,
+      });
+    }
     let tokenizer: Tokenizer;
     if (opts.tokenizer) tokenizer = await tokenizerFrom(opts.tokenizer, opts.hub);
     else if (t5Dir) tokenizer = Tokenizer.fromDir(t5Dir);
@@ -312,7 +337,7 @@ export class RewardModel {
     if (h !== s || w !== s || c !== 3) {
       throw new Error(`RAHF expects normalised NHWC pixels [B, ${s}, ${s}, 3], got [${pixelsNorm.shape}] (predict/scoreGrad resize)`);
     }
-    const hidden = this.vit.forward(pixelsNorm);
+    const hidden = this.vit.forward(this.config.imageStem.length ? imageStem(pixelsNorm, this.params, this.config.imageStem) : pixelsNorm);
     const n = gridSize(this.config) ** 2;
     const tokens = this.config.keepClsInEncoder ? hidden : tf.slice(hidden, [0, 1, 0], [b, n, hidden.shape[2]]);
     return linear(tokens, this.params, PROJECTION) as tf.Tensor3D;

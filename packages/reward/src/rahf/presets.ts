@@ -6,7 +6,7 @@ export type RahfPreset = Omit<RahfConfig, 'vit' | 't5'>;
 export type PresetName = 'paper' | 'large384' | 'tiny';
 
 /** HF ViTConfig fields of a ViT of the given size. */
-function vitJson(hidden: number, layers: number, heads: number, mlp: number, image: number, patch = 16): Record<string, unknown> {
+function vitJson(hidden: number, layers: number, heads: number, mlp: number, image: number, patch = 16, channels = 3): Record<string, unknown> {
   return {
     model_type: 'vit',
     hidden_size: hidden,
@@ -17,7 +17,7 @@ function vitJson(hidden: number, layers: number, heads: number, mlp: number, ima
     layer_norm_eps: 1e-12,
     image_size: image,
     patch_size: patch,
-    num_channels: 3,
+    num_channels: channels,
     qkv_bias: true,
     initializer_range: 0.02,
   };
@@ -50,6 +50,7 @@ function t5Json(d: number, dkv: number, ff: number, layers: number, heads: numbe
 const T5_BASE_VOCAB = 32128;
 
 const common = {
+  imageStem: [] as number[],
   heatmapStages: 4,
   augmentedPromptFormat: DEFAULT_AUGMENTED_PROMPT_FORMAT,
   imageMean: [0.5, 0.5, 0.5] as [number, number, number],
@@ -105,7 +106,12 @@ export const PRESETS: Record<PresetName, RahfPreset> = {
     // synthetic world's defects far more slowly (5-minute runs, seed-7 test split: plausibility PLCC 0.06 vs 0.20,
     // misalignment CC 0.28 vs 0.36) for ~20 % fewer images per second.
     patchSize: 8,
-    vitJson: vitJson(64, 2, 4, 128, 128, 8),
+    // A conv stem (three 3×3 stride-2 stages, rahf/stem.ts) in front of the ViT, which then embeds the 16² map of
+    // 64-channel features one position per token: step for step it learned the world's defects far faster than
+    // the linear 8-pixel patch embedding (40-minute run, seed-7 300-image test split at step 3500: plausibility
+    // PLCC 0.31 against 0.00, implausibility CC 0.39 against 0.37; assets/rahf-tiny/TRAINING.md).
+    imageStem: [16, 32, 64],
+    vitJson: vitJson(64, 2, 4, 128, 16, 1, 64),
     t5Json: t5Json(64, 16, 128, 2, 4, T5_BASE_VOCAB),
     // Two ×2 stages (64² maps, upsampled to the image at prediction) and narrow heatmap heads: the heads
     // at full resolution were ~90% of a training step, and these maps learn within a 20-minute run.

@@ -22,7 +22,8 @@ afterAll(() => model.dispose());
 const measured: string[] = [];
 afterAll(() => console.log(`ORT vs tfjs gradients (relative L2 error per parameter):\n${measured.join('\n')}`));
 
-async function check(label: string, weights: LossWeights, heatmapLoss: 'bce' | 'mse', b: number, trainable: string[]): Promise<void> {
+async function check(label: string, weights: LossWeights, heatmapLoss: 'bce' | 'mse', b: number, trainable: string[], m = model): Promise<void> {
+  const model = m;
   const hb = syntheticBatch(model, b, 10 + b);
   const engine = await OrtTrainEngine.create(model, { batch: b, textLen: 40, targetLen: 48, weights, heatmapLoss, trainable, threads: 2 });
   const got = await engine.step(hb);
@@ -77,4 +78,15 @@ test('gradients of the full objective equal tf.variableGrads (bce heatmaps, keyw
 test('gradients with mse heatmaps, no keywords, frozen backbone', async () => {
   const heads = all().filter((k) => !k.startsWith('vit.') && !k.startsWith('t5.'));
   await check('mse heads', { heatmap: 1, score: 1, keywords: 0 }, 'mse', 2, heads);
+});
+
+test('gradients with the tiny layout before its conv stem (8-pixel patch embedding)', async () => {
+  expect([...model.params.tensors.keys()].filter((k) => k.startsWith('image_stem.')).length).toBe(9); // the preset's stem
+  const m = await RewardModel.fromPreset('tiny', { tokenizer: synthTokenizerFile(), seed: 6, trainable: true, imageStem: [] });
+  try {
+    expect([...m.params.tensors.keys()].some((k) => k.startsWith('image_stem.'))).toBe(false);
+    await check('no stem', { heatmap: 10, score: 1, keywords: 0.2 }, 'bce', 2, [...m.params.tensors.keys()], m);
+  } finally {
+    m.dispose();
+  }
 });

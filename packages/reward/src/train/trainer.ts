@@ -25,6 +25,7 @@ import * as tf from '@tensorflow/tfjs';
 import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { heatmapSize, RahfVariant, SCORE_NAMES } from '../rahf/config';
 import { T5_PREFIX, VIT_PREFIX } from '../rahf/init';
+import { STEM_PREFIX } from '../rahf/stem';
 import { RewardModel } from '../rahf/model';
 import { writeFileAtomic } from '../util/atomic';
 import { formatDuration } from '../util/progress';
@@ -50,6 +51,8 @@ export interface TrainOptions {
   /** … or from an existing RAHF checkpoint (fine-tuning). */
   init?: string;
   variant?: RahfVariant;
+  /** Conv stem widths in front of a preset's ViT (rahf/stem.ts). */
+  imageStem?: number[];
   /** tokenizer.json for a preset without a T5 checkpoint. */
   tokenizer?: string;
   /** HF ViT / T5 checkpoints (dir or hub id) for the towers of a preset. */
@@ -210,6 +213,7 @@ async function buildModel(o: TrainOptions, resumeDir?: string): Promise<RewardMo
     t5: o.initT5,
     tokenizer: o.tokenizer,
     variant: o.variant,
+    imageStem: o.imageStem,
     trainable: true,
   });
 }
@@ -356,7 +360,7 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
   try {
     const c = model.config;
     const vars = model.params.tensors;
-    const trainNames = [...vars.keys()].filter((k) => !o.freezeBackbone || !(k.startsWith(VIT_PREFIX) || k.startsWith(T5_PREFIX)));
+    const trainNames = [...vars.keys()].filter((k) => !o.freezeBackbone || !(k.startsWith(VIT_PREFIX) || k.startsWith(T5_PREFIX) || k.startsWith(STEM_PREFIX)));
     const varList = trainNames.map((k) => vars.get(k)!);
     const byVarName = new Map(trainNames.map((k) => [vars.get(k)!.name, k]));
     if (resumeDir) opt.load(readSafetensors(path.join(resumeDir, OPT_FILE)), saved!.optimizer.step, vars);
