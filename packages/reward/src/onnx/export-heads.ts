@@ -35,17 +35,20 @@ function norm(g: GraphBuilder, x: string, p: Params, name: string): string {
   return rmsNormG(g, x, weight(g, p.get(`${name}.scale`), `${name}.scale`), 1e-8, 1);
 }
 
+/** rahf/heads.ts convNormRelu on NCHW. */
+function convNormReluG(g: GraphBuilder, x: string, p: Params, prefix: string, widths: number[], stride = 1): string {
+  for (let k = 0; k < widths.length; k++) x = g.relu(norm(g, conv(g, x, p, `${prefix}${3 * k}`, stride), p, `${prefix}${3 * k + 1}`));
+  return x;
+}
+
 /** rahf/stem.ts imageStem on NHWC pixels → NHWC [B, S/2^k, S/2^k, last width]; `p` is the model's root scope. */
 export function imageStemG(g: GraphBuilder, pixels: string, p: Params, widths: number[]): string {
-  let x = g.transpose(pixels, [0, 3, 1, 2]);
-  for (let k = 0; k < widths.length; k++) x = g.relu(norm(g, conv(g, x, p, `${STEM_PREFIX}${3 * k}`, 2), p, `${STEM_PREFIX}${3 * k + 1}`));
-  return g.transpose(x, [0, 2, 3, 1]);
+  return g.transpose(convNormReluG(g, g.transpose(pixels, [0, 3, 1, 2]), p, STEM_PREFIX, widths, 2), [0, 2, 3, 1]);
 }
 
 /** scoreHead → [B]. */
 export function scoreHeadG(g: GraphBuilder, feature: string, p: Params, convWidths: number[], linearWidths: number[]): string {
-  let x = feature;
-  for (let k = 0; k < convWidths.length; k++) x = g.relu(norm(g, conv(g, x, p, `conv_layers.${3 * k}`), p, `conv_layers.${3 * k + 1}`));
+  const x = convNormReluG(g, feature, p, 'conv_layers.', convWidths);
   let y = g.op('Flatten', [x], { axis: 1 }); // channels-first (C, H, W), as PyTorch's flatten of NCHW
   for (let k = 0; k <= linearWidths.length; k++) {
     y = linearG(g, y, p, `linear_layers.${2 * k}`);

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { Params } from '../nn/params';
 import { linear } from '../nn/layers';
-import { conv3x3, deconv3x3s2 } from './conv';
+import { conv3x3, conv3x3s2, deconv3x3s2 } from './conv';
 
 /*
  * RAHF's prediction heads on the fused image-token feature map, NHWC [B, g, g, C]. Parameter names
@@ -35,16 +35,37 @@ function norm(x: tf.Tensor4D, p: Params, name: string): tf.Tensor4D {
 }
 
 /**
+ * A ladder of 3×3 conv (stride 1 or 2, padding 1) → norm → ReLU, one stage per width, named
+ * `${prefix}{3k}` (conv) and `${prefix}{3k+1}` (norm): the score heads' conv layers and the image stem.
+ */
+export function convNormRelu(x: tf.Tensor4D, p: Params, prefix: string, widths: number[], stride: 1 | 2 = 1): tf.Tensor4D {
+  const op = stride === 1 ? conv3x3 : conv3x3s2;
+  let y = x;
+  for (let k = 0; k < widths.length; k++) {
+    const c = op(y, p.get(`${prefix}${3 * k}.weight`), p.get(`${prefix}${3 * k}.bias`));
+    y = tf.relu(norm(c, p, `${prefix}${3 * k + 1}`));
+  }
+  return y;
+}
+
+/** Parameters of {@link convNormRelu} on a `cin`-channel map, in checkpoint (PyTorch) shapes. */
+export function convNormReluShapes(prefix: string, cin: number, widths: number[]): ParamShapes {
+  const out: ParamShapes = [];
+  widths.forEach((w, k) => {
+    out.push([`${prefix}${3 * k}.weight`, [w, k ? widths[k - 1] : cin, 3, 3]], [`${prefix}${3 * k}.bias`, [w]]);
+    out.push([`${prefix}${3 * k + 1}.scale`, [w, 1, 1]]);
+  });
+  return out;
+}
+
+/**
  * Score head → [B] in (0,1). convs: `conv_layers.{3k}` (3×3, padding 1) → norm `conv_layers.{3k+1}` →
  * ReLU for each width; then the map is flattened channels-first (C, H, W — PyTorch's flatten of NCHW)
  * and run through `linear_layers.{2k}` with ReLU between and a sigmoid at the end.
  */
 export function scoreHead(feature: tf.Tensor4D, p: Params, convWidths: number[], linearWidths: number[]): tf.Tensor1D {
   return tf.tidy(() => {
-    let x = feature;
-    for (let k = 0; k < convWidths.length; k++) {
-      x = tf.relu(norm(conv(x, p, `conv_layers.${3 * k}`), p, `conv_layers.${3 * k + 1}`));
-    }
+    const x = convNormRelu(feature, p, 'conv_layers.', convWidths);
     const [b, h, w, c] = x.shape;
     let y: tf.Tensor = tf.transpose(x, [0, 3, 1, 2]).reshape([b, c * h * w]);
     for (let k = 0; k <= linearWidths.length; k++) {
@@ -85,14 +106,8 @@ export type ParamShapes = [string, number[]][];
 
 /** Every parameter of a score head on a C-channel, g×g map (names relative to the head). */
 export function scoreHeadShapes(c: number, grid: number, convWidths: number[], linearWidths: number[]): ParamShapes {
-  const out: ParamShapes = [];
-  let cin = c;
-  convWidths.forEach((w, k) => {
-    out.push([`conv_layers.${3 * k}.weight`, [w, cin, 3, 3]], [`conv_layers.${3 * k}.bias`, [w]]);
-    out.push([`conv_layers.${3 * k + 1}.scale`, [w, 1, 1]]);
-    cin = w;
-  });
-  let fin = cin * grid * grid;
+  const out = convNormReluShapes('conv_layers.', c, convWidths);
+  let fin = convWidths[convWidths.length - 1] * grid * grid;
   [...linearWidths, 1].forEach((w, k) => {
     out.push([`linear_layers.${2 * k}.weight`, [w, fin]], [`linear_layers.${2 * k}.bias`, [w]]);
     fin = w;

@@ -285,20 +285,18 @@ export class RewardModel {
     // A pretrained ViT embeds pixels itself: the preset's stem is dropped unless asked for.
     if (opts.imageStem !== undefined) preset.imageStem = [...opts.imageStem];
     else if (vitDir) preset.imageStem = [];
-    if (preset.imageStem.length) {
-      if (vitDir) throw new Error(`preset "${name}": an image stem changes the ViT's input, so it cannot start from a pretrained ViT`);
-      const down = 2 ** preset.imageStem.length;
-      if (preset.patchSize % down !== 0) {
-        throw new Error(`preset "${name}": ${preset.imageStem.length} stem stages need a patch size divisible by ${down}, not ${preset.patchSize}`);
-      }
+    const stages = preset.imageStem.length;
+    if (stages && vitDir) throw new Error(`preset "${name}": an image stem changes the ViT's input, so it cannot start from a pretrained ViT`);
+    const down = 2 ** stages;
+    if (preset.patchSize % down !== 0) {
+      throw new Error(`preset "${name}": ${stages} stem stages need a patch size divisible by ${down}, not ${preset.patchSize}`);
     }
     // The ViT patchifies what the stem leaves (the image itself without one).
     if (!vitDir) {
-      const down = 2 ** preset.imageStem.length;
       Object.assign(preset.vitJson, {
         image_size: preset.imageSize / down,
         patch_size: preset.patchSize / down,
-        num_channels: preset.imageStem.length ? preset.imageStem[preset.imageStem.length - 1] : 3,
+        num_channels: stages ? preset.imageStem[stages - 1] : 3,
       });
     }
     let tokenizer: Tokenizer;

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { Params } from '../nn/params';
-import { conv3x3s2 } from './conv';
-import { ParamShapes, channelRmsNorm } from './heads';
+import { ParamShapes, convNormRelu, convNormReluShapes } from './heads';
 
 /*
  * Optional convolutional image stem in front of the ViT (config `image_stem`, not part of the paper's
@@ -17,24 +16,10 @@ export const STEM_PREFIX = 'image_stem.';
 
 /** Checkpoint (PyTorch) shapes of a stem on `channels`-channel input, names relative to the model. */
 export function imageStemShapes(widths: number[], channels = 3): ParamShapes {
-  const out: ParamShapes = [];
-  let cin = channels;
-  widths.forEach((w, k) => {
-    out.push([`${STEM_PREFIX}${3 * k}.weight`, [w, cin, 3, 3]], [`${STEM_PREFIX}${3 * k}.bias`, [w]]);
-    out.push([`${STEM_PREFIX}${3 * k + 1}.scale`, [w, 1, 1]]);
-    cin = w;
-  });
-  return out;
+  return convNormReluShapes(STEM_PREFIX, channels, widths);
 }
 
 /** NHWC pixels [B, S, S, C] → [B, S/2^k, S/2^k, last width]; `p` is the model's root scope. */
 export function imageStem(x: tf.Tensor4D, p: Params, widths: number[]): tf.Tensor4D {
-  return tf.tidy(() => {
-    let y = x;
-    for (let k = 0; k < widths.length; k++) {
-      const conv = conv3x3s2(y, p.get(`${STEM_PREFIX}${3 * k}.weight`), p.get(`${STEM_PREFIX}${3 * k}.bias`));
-      y = tf.relu(channelRmsNorm(conv, p.get(`${STEM_PREFIX}${3 * k + 1}.scale`)));
-    }
-    return y;
-  });
+  return tf.tidy(() => convNormRelu(x, p, STEM_PREFIX, widths, 2));
 }
