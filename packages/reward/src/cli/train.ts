@@ -24,6 +24,7 @@ export interface TrainCliOptions {
   variant?: string;
   /** Conv stem widths, "16,32,64". */
   imageStem?: string;
+  imageStemSkip?: boolean;
   tokenizer?: string;
   initVit?: string;
   initT5?: string;
@@ -159,6 +160,8 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
     if (o.init !== undefined) throw new UserError('--image-stem builds a new image tower; it cannot be combined with --init');
     if (o.initVit !== undefined && imageStem.length) throw new UserError('--image-stem: a pretrained ViT (--init-vit) embeds the pixels itself; use --image-stem none or leave it out');
   }
+  if (o.imageStemSkip !== undefined && o.init !== undefined) throw new UserError('--image-stem-skip changes the model; it cannot be combined with --init');
+  if (o.imageStemSkip && imageStem !== undefined && !imageStem.length) throw new UserError('--image-stem-skip needs a stem; it cannot be combined with --image-stem none');
   const preset = o.init === undefined ? o.preset ?? TRAIN_DEFAULTS.preset : undefined;
   // A preset without a T5 checkpoint needs a tokenizer: the bundled synthetic-world one.
   const tokenizer = o.tokenizer ?? (preset !== undefined && o.initT5 === undefined ? synthTokenizerFile() : undefined);
@@ -172,6 +175,7 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
     init: o.init,
     variant: o.variant as TrainOptions['variant'],
     imageStem,
+    imageStemSkip: o.imageStemSkip,
     tokenizer,
     initVit: o.initVit,
     initT5: o.initT5,

@@ -1,6 +1,7 @@
 import { HEATMAP_NAMES, RahfConfig, SCORE_NAMES, gridSize, heatmapSize, visualTokenCount } from '../rahf/config';
 import { RewardModel } from '../rahf/model';
 import { PROJECTION } from '../rahf/init';
+import { STEM_SKIP } from '../rahf/stem';
 import { GraphBuilder } from './graph';
 import { linearG } from './export-common';
 import { heatmapHeadG, imageStemG, scoreHeadG } from './export-heads';
@@ -76,10 +77,13 @@ export function rahfTrunkG(g: GraphBuilder, model: RewardModel, px: string) {
   const grid = gridSize(c);
   const n = grid * grid;
   const nv = visualTokenCount(c);
-  let vit = vitG(g, model.vit, c.imageStem.length ? imageStemG(g, px, model.params, c.imageStem) : px);
+  const stem = c.imageStem.length ? imageStemG(g, px, model.params, c.imageStem) : undefined;
+  let vit = vitG(g, model.vit, stem ?? px);
   if (!c.keepClsInEncoder) vit = g.slice(vit, 1, 1, 1 + n);
   const visual = linearG(g, vit, model.params, PROJECTION);
   const start = c.keepClsInEncoder ? 1 : 0;
+  // rahf/stem.ts STEM_SKIP: the stem's NHWC map projected to the T5 width, as NCHW [B, D, g, g].
+  const skip = stem && c.imageStemSkip ? g.transpose(linearG(g, stem, model.params, STEM_SKIP), [0, 3, 1, 2]) : undefined;
   return {
     encode: (ids: string, mask?: string): string => {
       const x = g.concat([visual, embedG(g, model.t5, ids)], 1);
@@ -87,7 +91,10 @@ export function rahfTrunkG(g: GraphBuilder, model: RewardModel, px: string) {
       const joint = mask ? g.op('Pad', [mask, g.i64([0, nv, 0, 0]), g.i64(1)]) : undefined;
       return t5EncoderG(g, model.t5, x, joint);
     },
-    featureMap: (hidden: string): string => g.reshape(g.transpose(g.slice(hidden, 1, start, start + n), [0, 2, 1]), [-1, d, grid, grid]),
+    featureMap: (hidden: string): string => {
+      const map = g.reshape(g.transpose(g.slice(hidden, 1, start, start + n), [0, 2, 1]), [-1, d, grid, grid]);
+      return skip ? g.add(map, skip) : map;
+    },
     captionHidden: (hidden: string): string => g.slice(hidden, 1, nv, 2 ** 62),
   };
 }

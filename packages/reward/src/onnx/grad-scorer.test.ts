@@ -56,7 +56,10 @@ async function compare(model: RewardModel, ort: OrtScoreGrad, b: number, h: numb
 
 describe('OrtScoreGrad matches RewardModel.scoreGrad', () => {
   test('multi-head tiny model: model size (batch 2, two weighted scores) and a resized input', async () => {
-    const model = await RewardModel.fromPreset('tiny', { tokenizer: BUNDLED_TOKENIZER, seed: 3 });
+    // Seed 4: with seed 3 one ReLU of a score head sits within float rounding of its kink and falls on different
+    // sides in ORT and tfjs (max error 1.1e-2, L2 2.8e-3; seeds 4 and 5 give 1e-6 — src/train/ort-engine.test.ts
+    // shows what one such unit does to a filter gradient).
+    const model = await RewardModel.fromPreset('tiny', { tokenizer: BUNDLED_TOKENIZER, seed: 4 });
     const g = new OrtScoreGrad(model, { threads: 2 });
     try {
       await compare(model, g, 2, 128, 128, ['a red cat on a sofa', 'two green apples'], { aesthetics: 1, overall: 0.5 });

@@ -79,6 +79,13 @@ const CASES: Case[] = [
     pixels: () => tf.randomUniform([3, 128, 128, 3], -1, 1, 'float32', 8) as tf.Tensor4D,
     prompts: ['a blue house', 'three red apples on a table', 'a cat'],
   },
+  {
+    // The tiny layout before the stem skip (the stem feeds only the ViT), as earlier tiny checkpoints have.
+    name: 'tiny-stem-no-skip',
+    load: () => RewardModel.fromPreset('tiny', { tokenizer: TOKENIZER, seed: 5, imageStemSkip: false }),
+    pixels: () => tf.randomUniform([3, 128, 128, 3], -1, 1, 'float32', 9) as tf.Tensor4D,
+    prompts: ['a green bird on a fence', 'a dog', 'four yellow cars parked by a river'],
+  },
 ];
 
 for (const c of CASES) {

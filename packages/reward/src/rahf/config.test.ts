@@ -76,6 +76,22 @@ describe('rahfConfigFromJson', () => {
     expect(bad([6, 0], {})).toThrow(/config.image_stem: expected a list of positive integers/);
   });
 
+  test('image_stem_skip: off unless given; needs a stem whose map the ViT embeds one position per token', () => {
+    const base = rahfConfigToJson(rahfConfigFromJson(readJsonConfig(multiDir), multiDir)) as Record<string, any>;
+    const vit = { ...base.vit, image_size: 16, patch_size: 4, num_channels: 12 };
+    expect(rahfConfigFromJson({ ...base, image_stem: [6, 12], vit }, '/nonexistent').imageStemSkip).toBe(false);
+    // 16-pixel patches after two stride-2 stages: 64² → 16² map, ViT patch 4 → a 4×4 token grid ≠ the 16² map.
+    expect(() => rahfConfigFromJson({ ...base, image_stem: [6, 12], image_stem_skip: true, vit }, '/nonexistent')).toThrow(
+      'config: image_stem_skip needs an image_stem whose map the ViT embeds one position per token (ViT patch_size 1)',
+    );
+    expect(() => rahfConfigFromJson({ ...base, image_stem_skip: true }, '/nonexistent')).toThrow(/image_stem_skip needs an image_stem/);
+    // Two stages and 4-pixel patches: the 16² map of 12 channels is the token grid.
+    const c = rahfConfigFromJson({ ...base, patch_size: 4, image_stem: [6, 12], image_stem_skip: true, vit: { ...vit, patch_size: 1 } }, '/nonexistent');
+    expect(c.imageStemSkip).toBe(true);
+    expect(rahfConfigToJson(c).image_stem_skip).toBe(true);
+    expect(rahfConfigFromJson(JSON.parse(JSON.stringify(rahfConfigToJson(c))), '/nonexistent')).toEqual(c);
+  });
+
   test('keyword_mark_bias: 0 (plain greedy decoding) by default, saved and read back, non-numbers refused', () => {
     const base = readJsonConfig(multiDir);
     expect(rahfConfigFromJson(base, multiDir).keywordMarkBias).toBe(0);

@@ -42,6 +42,8 @@ export interface RahfConfig {
    * which the ViT patchifies with patch_size / 2^k on (image_size / 2^k)² maps of the last width.
    */
   imageStem: number[];
+  /** `image_stem_skip`: add the projected stem map to the heads' feature map (rahf/stem.ts STEM_SKIP). */
+  imageStemSkip: boolean;
   vit: ViTConfig;
   t5: T5Config;
   /** The HF config.json objects of the two towers, saved verbatim so a saved model is self-contained. */
@@ -176,6 +178,9 @@ export function validateRahfConfig(c: RahfConfig): RahfConfig {
     const why = c.imageStem.length ? 'the last image_stem width' : 'RGB';
     throw new Error(`config: the ViT must take ${channels} channels (${why}), not ${c.vit.num_channels}`);
   }
+  if (c.imageStemSkip && !(c.imageStem.length && c.vit.patch_size === 1)) {
+    throw new Error('config: image_stem_skip needs an image_stem whose map the ViT embeds one position per token (ViT patch_size 1)');
+  }
   if (c.scoreConv.length === 0) throw new Error('config.score_conv: needs at least one conv layer');
   if (c.variant !== 'multi_head' && c.variant !== 'augmented_prompt') throw new Error(`config: unknown variant "${c.variant}"`);
   if (c.variant === 'augmented_prompt' && !c.augmentedPromptFormat.includes('{caption}')) {
@@ -220,6 +225,7 @@ export function rahfConfigFromJson(json: any, dir: string): RahfConfig {
     imageSize: posInt(json.image_size, 'image_size', vit.image_size),
     patchSize: posInt(json.patch_size, 'patch_size', vit.patch_size),
     imageStem: json.image_stem === undefined || json.image_stem === null ? [] : intList(json.image_stem, 'image_stem', []),
+    imageStemSkip: bool(json.image_stem_skip, 'image_stem_skip', false),
     vit,
     t5,
     vitJson: vitSrc.json,
@@ -250,6 +256,7 @@ export function rahfConfigToJson(c: RahfConfig): Record<string, unknown> {
     image_size: c.imageSize,
     patch_size: c.patchSize,
     ...(c.imageStem.length ? { image_stem: c.imageStem } : {}),
+    ...(c.imageStemSkip ? { image_stem_skip: true } : {}),
     heatmap_channels: c.heatmapChannels,
     heatmap_stages: c.heatmapStages,
     score_conv: c.scoreConv,

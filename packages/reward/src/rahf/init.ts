@@ -4,7 +4,7 @@ import { vitParamShapes } from '../models/vit';
 import { HEATMAP_NAMES, RahfConfig, SCORE_NAMES, gridSize } from './config';
 import { TORCH_TO_TF_FILTER } from './conv';
 import { ParamShapes, heatmapHeadShapes, scoreHeadShapes } from './heads';
-import { STEM_PREFIX, imageStemShapes } from './stem';
+import { STEM_PREFIX, STEM_SKIP, imageStemShapes } from './stem';
 
 /** Prefix of each part of the model in checkpoints (youweiliang's module names). */
 export const VIT_PREFIX = 'vit.';
@@ -27,6 +27,9 @@ export function rahfParamShapes(c: RahfConfig): ParamShapes {
   for (const [n, s] of vitParamShapes(c.vit)) out.push([VIT_PREFIX + n, s]);
   for (const [n, s] of t5ParamShapes(c.t5)) out.push([T5_PREFIX + n, s]);
   out.push([`${PROJECTION}.weight`, [c.t5.d_model, c.vit.hidden_size]], [`${PROJECTION}.bias`, [c.t5.d_model]]);
+  if (c.imageStemSkip) {
+    out.push([`${STEM_SKIP}.weight`, [c.t5.d_model, c.imageStem[c.imageStem.length - 1]]], [`${STEM_SKIP}.bias`, [c.t5.d_model]]);
+  }
   const d = c.t5.d_model;
   const score = scoreHeadShapes(d, gridSize(c), c.scoreConv, c.scoreLinear);
   const heat = heatmapHeadShapes(d, c.heatmapChannels, c.heatmapStages);

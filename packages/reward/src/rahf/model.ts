@@ -32,7 +32,7 @@ import {
 } from './config';
 import { heatmapHead, scoreHead } from './heads';
 import { TF_TO_TORCH_FILTER, TORCH_TO_TF_FILTER } from './conv';
-import { imageStem } from './stem';
+import { STEM_SKIP, imageStem } from './stem';
 import { PROJECTION, T5_PREFIX, VIT_PREFIX, initRahfParams, internalShape, isHeadFilter, rahfParamShapes } from './init';
 import { markLogitBias, misalignedWords } from './keywords';
 import { inferYouweiliangConfig } from './youweiliang';
@@ -86,6 +86,8 @@ export interface PresetOptions {
    * default with `vit`); the preset's ViT is resized to patchify the stem's output.
    */
   imageStem?: number[];
+  /** Add the projected stem map to the heads' feature map (default: the preset's; rahf/stem.ts STEM_SKIP). */
+  imageStemSkip?: boolean;
   trainable?: boolean;
   hub?: ResolveOptions;
 }
@@ -285,6 +287,9 @@ export class RewardModel {
     // A pretrained ViT embeds pixels itself: the preset's stem is dropped unless asked for.
     if (opts.imageStem !== undefined) preset.imageStem = [...opts.imageStem];
     else if (vitDir) preset.imageStem = [];
+    if (opts.imageStemSkip !== undefined) preset.imageStemSkip = opts.imageStemSkip;
+    // The preset's skip needs one stem position per token; another stem (or none) goes without it.
+    else if (!preset.imageStem.length || preset.patchSize !== 2 ** preset.imageStem.length) preset.imageStemSkip = false;
     const stages = preset.imageStem.length;
     if (stages && vitDir) throw new Error(`preset "${name}": an image stem changes the ViT's input, so it cannot start from a pretrained ViT`);
     const down = 2 ** stages;
@@ -328,17 +333,23 @@ export class RewardModel {
   // ---------------------------------------------------------------------------------------------
   // Building blocks (all differentiable).
 
-  /** ViT tokens (with or without CLS, per config) projected to the T5 width: [B, Nv, D]. */
-  private visualTokens(pixelsNorm: tf.Tensor4D): tf.Tensor3D {
+  /**
+   * ViT tokens (with or without CLS, per config) projected to the T5 width: [B, Nv, D]; with
+   * `image_stem_skip` also the stem's map projected to D, [B, g, g, D], which the heads' feature map adds.
+   */
+  private visual(pixelsNorm: tf.Tensor4D): { tokens: tf.Tensor3D; skip?: tf.Tensor4D } {
     const s = this.config.imageSize;
     const [b, h, w, c] = pixelsNorm.shape;
     if (h !== s || w !== s || c !== 3) {
       throw new Error(`RAHF expects normalised NHWC pixels [B, ${s}, ${s}, 3], got [${pixelsNorm.shape}] (predict/scoreGrad resize)`);
     }
-    const hidden = this.vit.forward(this.config.imageStem.length ? imageStem(pixelsNorm, this.params, this.config.imageStem) : pixelsNorm);
-    const n = gridSize(this.config) ** 2;
-    const tokens = this.config.keepClsInEncoder ? hidden : tf.slice(hidden, [0, 1, 0], [b, n, hidden.shape[2]]);
-    return linear(tokens, this.params, PROJECTION) as tf.Tensor3D;
+    const cfg = this.config;
+    const stem = cfg.imageStem.length ? imageStem(pixelsNorm, this.params, cfg.imageStem) : undefined;
+    const hidden = this.vit.forward(stem ?? pixelsNorm);
+    const n = gridSize(cfg) ** 2;
+    const tokens = cfg.keepClsInEncoder ? hidden : tf.slice(hidden, [0, 1, 0], [b, n, hidden.shape[2]]);
+    const skip = stem && cfg.imageStemSkip ? (linear(stem, this.params, STEM_SKIP) as tf.Tensor4D) : undefined;
+    return { tokens: linear(tokens, this.params, PROJECTION) as tf.Tensor3D, skip };
   }
 
   /** Token ids and mask of captions, padded to the longest and capped at maxTextTokens. */
@@ -362,12 +373,13 @@ export class RewardModel {
     return { hidden, textMask: mask };
   }
 
-  /** Encoder positions of the patches (CLS skipped) as an NHWC map [B, g, g, D]. */
-  private featureMap(hidden: tf.Tensor3D): tf.Tensor4D {
+  /** Encoder positions of the patches (CLS skipped) as an NHWC map [B, g, g, D], plus the stem skip if any. */
+  private featureMap(hidden: tf.Tensor3D, skip?: tf.Tensor4D): tf.Tensor4D {
     const g = gridSize(this.config);
     const [b, , d] = hidden.shape;
     const start = this.config.keepClsInEncoder ? 1 : 0;
-    return tf.slice(hidden, [0, start, 0], [b, g * g, d]).reshape([b, g, g, d]) as tf.Tensor4D;
+    const map = tf.slice(hidden, [0, start, 0], [b, g * g, d]).reshape([b, g, g, d]) as tf.Tensor4D;
+    return skip ? tf.add(map, skip) : map;
   }
 
   /** The caption part of the encoder output, which the keyword decoder cross-attends to. */
@@ -403,20 +415,20 @@ export class RewardModel {
     if (prompts.length !== pixelsNorm.shape[0]) {
       throw new Error(`got ${pixelsNorm.shape[0]} images but ${prompts.length} prompts`);
     }
-    const visual = this.visualTokens(pixelsNorm);
+    const { tokens: visual, skip } = this.visual(pixelsNorm);
     const scores = {} as Record<ScoreName, tf.Tensor1D>;
     const heatmaps = {} as Record<HeatmapName, tf.Tensor3D>;
     let caption: { hidden: tf.Tensor3D; mask: tf.Tensor2D } | undefined;
     if (this.config.variant === 'multi_head') {
       const { hidden, textMask } = this.encodeJoint(visual, prompts);
-      const feature = this.featureMap(hidden);
+      const feature = this.featureMap(hidden, skip);
       for (const t of SCORE_NAMES) scores[t] = this.score(feature, t);
       if (opts.heatmaps) for (const t of HEATMAP_NAMES) heatmaps[t] = this.heatmap(feature, t);
       if (opts.caption) caption = { hidden: this.captionHidden(hidden), mask: textMask };
     } else {
       const fmt = this.config.augmentedPromptFormat;
       const task = (kind: 'SCORE' | 'HEATMAP', t: string) =>
-        this.featureMap(this.encodeJoint(visual, prompts.map((p) => taskPrompt(fmt, kind, t, p))).hidden);
+        this.featureMap(this.encodeJoint(visual, prompts.map((p) => taskPrompt(fmt, kind, t, p))).hidden, skip);
       for (const t of SCORE_NAMES) scores[t] = this.score(task('SCORE', t), t);
       if (opts.heatmaps) for (const t of HEATMAP_NAMES) heatmaps[t] = this.heatmap(task('HEATMAP', t), t);
       if (opts.caption) {
@@ -514,7 +526,7 @@ export class RewardModel {
   /** The caption's encoder output and token mask, what the keyword decoder reads. */
   private captionStates(pixelsNorm: tf.Tensor4D, prompts: string[]): { hidden: tf.Tensor3D; mask: tf.Tensor2D } {
     return tf.tidy(() => {
-      const { hidden, textMask } = this.encodeJoint(this.visualTokens(pixelsNorm), prompts);
+      const { hidden, textMask } = this.encodeJoint(this.visual(pixelsNorm).tokens, prompts);
       return { hidden: this.captionHidden(hidden), mask: textMask };
     });
   }
@@ -584,7 +596,7 @@ export class RewardModel {
   sequenceLoss(pixelsNorm: tf.Tensor4D, prompts: string[], targets: string[]): tf.Scalar {
     if (targets.length !== prompts.length) throw new Error(`sequenceLoss: ${prompts.length} prompts but ${targets.length} targets`);
     return tf.tidy(() => {
-      const visual = this.visualTokens(pixelsNorm);
+      const visual = this.visual(pixelsNorm).tokens;
       const { hidden, textMask } = this.encodeJoint(visual, prompts);
       const enc = this.tokenizer.encodeBatch(targets, { maxLength: this.config.maxTextTokens });
       let labels = tf.tensor2d(enc.ids, undefined, 'int32');

@@ -14,6 +14,14 @@ import { ParamShapes, convNormRelu, convNormReluShapes } from './heads';
 
 export const STEM_PREFIX = 'image_stem.';
 
+/**
+ * With `image_stem_skip` the stem's last map (one position per token: the ViT's patch_size is 1) is also
+ * projected to the T5 width by this linear layer and added to the encoder's feature map that the score and
+ * heatmap heads read — a short path from the heads' losses to the convolutions, next to the long one
+ * through ViT and T5 (a U-Net-style skip; why: assets/rahf-tiny/TRAINING.md).
+ */
+export const STEM_SKIP = 'image_stem_skip';
+
 /** Checkpoint (PyTorch) shapes of a stem on `channels`-channel input, names relative to the model. */
 export function imageStemShapes(widths: number[], channels = 3): ParamShapes {
   return convNormReluShapes(STEM_PREFIX, channels, widths);

@@ -44,7 +44,8 @@ async function check(label: string, weights: LossWeights, heatmapLoss: 'bce' | '
   for (const [k, v] of Object.entries(got.parts)) expect(Math.abs(v! - parts[k]) / parts[k]).toBeLessThan(1e-5);
 
   // Per parameter: ‖ort − tfjs‖ / ‖tfjs‖, with the denominator floored at 1e-4 of the largest
-  // gradient norm (some gradients are zero up to rounding, e.g. attention key biases, which softmax cancels).
+  // gradient norm (some gradients are zero up to rounding, e.g. attention key biases, which softmax cancels);
+  // and over all parameters at once.
   const norm = (a: ArrayLike<number>, b?: ArrayLike<number>) => {
     let s = 0;
     for (let i = 0; i < a.length; i++) s += (a[i] - (b ? b[i] : 0)) ** 2;
@@ -53,6 +54,8 @@ async function check(label: string, weights: LossWeights, heatmapLoss: 'bce' | '
   const want = new Map(Object.entries(grads).map(([vn, g]) => [names.get(vn)!, g.dataSync() as Float32Array]));
   const floor = 1e-4 * Math.max(...[...want.values()].map((w) => norm(w)));
   const errs: [string, number][] = [];
+  let diff2 = 0;
+  let total2 = 0;
   for (const [name, w] of want) {
     const have = got.grads.get(name);
     if (!have) {
@@ -61,12 +64,20 @@ async function check(label: string, weights: LossWeights, heatmapLoss: 'bce' | '
     }
     expect(have.length).toBe(w.length);
     errs.push([name, norm(have, w) / Math.max(norm(w), floor)]);
+    diff2 += norm(have, w) ** 2;
+    total2 += norm(w) ** 2;
   }
+  const overall = Math.sqrt(diff2 / total2);
   errs.sort((a, b) => b[1] - a[1]);
-  measured.push(`${label}: ${errs.length} gradients, worst ${errs[0][0]} ${errs[0][1].toExponential(2)}`);
+  measured.push(`${label}: ${errs.length} gradients, all together ${overall.toExponential(2)}, worst ${errs[0][0]} ${errs[0][1].toExponential(2)}`);
   tf.dispose([value, ...Object.values(grads), tb.pixels, ...Object.values(tb.scores), ...Object.values(tb.heatmaps)]);
   expect(errs.length).toBeGreaterThan(0);
-  expect(errs[0][1]).toBeLessThan(1e-3);
+  // A ReLU unit whose input sits within float rounding of 0 can fall on different sides in ORT and tfjs, and
+  // then one position's term drops out of that layer's filter gradient: measured 5.6e-3 for one parameter of a
+  // score head (the whole error in one output channel, 2.2e-4 there against ~1e-8 in the others). A wrong
+  // gradient rule is off by O(1); so ≤ 1e-2 per parameter, and ≤ 1e-3 over all of them together.
+  expect(errs[0][1]).toBeLessThan(1e-2);
+  expect(overall).toBeLessThan(1e-3);
 }
 
 const all = () => [...model.params.tensors.keys()];
@@ -86,6 +97,17 @@ test('gradients with the tiny layout before its conv stem (8-pixel patch embeddi
   try {
     expect([...m.params.tensors.keys()].some((k) => k.startsWith('image_stem.'))).toBe(false);
     await check('no stem', { heatmap: 10, score: 1, keywords: 0.2 }, 'bce', 2, [...m.params.tensors.keys()], m);
+  } finally {
+    m.dispose();
+  }
+});
+
+test('gradients with the tiny layout before its stem skip (the stem feeds only the ViT)', async () => {
+  expect(model.params.tensors.has('image_stem_skip.weight')).toBe(true); // the preset's skip
+  const m = await RewardModel.fromPreset('tiny', { tokenizer: synthTokenizerFile(), seed: 7, trainable: true, imageStemSkip: false });
+  try {
+    expect(m.params.tensors.has('image_stem_skip.weight')).toBe(false);
+    await check('no stem skip', { heatmap: 10, score: 1, keywords: 0.2 }, 'bce', 2, [...m.params.tensors.keys()], m);
   } finally {
     m.dispose();
   }

@@ -139,10 +139,14 @@ test('--freeze-backbone trains only the projection and heads; augmented_prompt t
   const same = (k: string) => bytes(a.get(k)!).equals(bytes(b.get(k)!));
   expect([...a.keys()].filter((k) => k.startsWith('vit.') || k.startsWith('t5.')).every(same)).toBe(true);
   expect(same('visual_token_projection.weight')).toBe(false);
-  // With a conv stem: its config is saved, and the stem counts as backbone.
-  const st = await runTrainResult(base('stem', { steps: 2, imageStem: '8,16,32', freezeBackbone: true, lossWeights: 'heatmap=1,score=1,keywords=0' }), quiet);
-  expect(JSON.parse(fs.readFileSync(path.join(st.modelDir, 'config.json'), 'utf8')).image_stem).toEqual([8, 16, 32]);
-  const stemInit = await RewardModel.fromPreset('tiny', { tokenizer: synthTokenizerFile(), seed: 0, imageStem: [8, 16, 32] });
+  // With a conv stem and its skip to the heads: its config is saved, the stem counts as backbone, the skip does not.
+  const st = await runTrainResult(
+    base('stem', { steps: 2, imageStem: '8,16,32', imageStemSkip: true, freezeBackbone: true, lossWeights: 'heatmap=1,score=1,keywords=0' }),
+    quiet,
+  );
+  const stConfig = JSON.parse(fs.readFileSync(path.join(st.modelDir, 'config.json'), 'utf8'));
+  expect([stConfig.image_stem, stConfig.image_stem_skip]).toEqual([[8, 16, 32], true]);
+  const stemInit = await RewardModel.fromPreset('tiny', { tokenizer: synthTokenizerFile(), seed: 0, imageStem: [8, 16, 32], imageStemSkip: true });
   await stemInit.save(path.join(tmp, 'stem-init'));
   stemInit.dispose();
   const sa = readSafetensors(path.join(st.modelDir, 'model.safetensors'));
@@ -151,6 +155,7 @@ test('--freeze-backbone trains only the projection and heads; augmented_prompt t
   expect(stemKeys.length).toBe(9);
   expect(stemKeys.every((k) => bytes(sa.get(k)!).equals(bytes(sb.get(k)!)))).toBe(true);
   expect(bytes(sa.get('visual_token_projection.weight')!).equals(bytes(sb.get('visual_token_projection.weight')!))).toBe(false);
+  expect(bytes(sa.get('image_stem_skip.weight')!).equals(bytes(sb.get('image_stem_skip.weight')!))).toBe(false);
   const ap = await runTrainResult(base('aug', { steps: 2, variant: 'augmented_prompt' }), quiet);
   expect(JSON.parse(fs.readFileSync(path.join(ap.modelDir, 'config.json'), 'utf8')).variant).toBe('augmented_prompt');
 });
@@ -171,6 +176,8 @@ test('bad input gives one-line user errors', async () => {
   );
   await expect(fail(base('x11', { steps: 1, imageStem: '16,x' }))).rejects.toThrow('--image-stem must be comma-separated positive integers (e.g. 16,32,64) or none, got "16,x"');
   await expect(fail(base('x12', { steps: 1, imageStem: '16', init: tmp }))).rejects.toThrow('--image-stem builds a new image tower; it cannot be combined with --init');
+  await expect(fail(base('x13', { steps: 1, imageStem: 'none', imageStemSkip: true }))).rejects.toThrow('--image-stem-skip needs a stem; it cannot be combined with --image-stem none');
+  await expect(fail(base('x14', { steps: 1, imageStemSkip: true, init: tmp }))).rejects.toThrow('--image-stem-skip changes the model; it cannot be combined with --init');
   const e = await fail(base('x8', { steps: 1, lossWeights: 'bogus' })).catch((x) => x);
   expect(e).toBeInstanceOf(UserError);
   expect(String(e.message)).not.toContain('\n');

@@ -53,6 +53,7 @@ export interface TrainOptions {
   variant?: RahfVariant;
   /** Conv stem widths in front of a preset's ViT (rahf/stem.ts). */
   imageStem?: number[];
+  imageStemSkip?: boolean;
   /** tokenizer.json for a preset without a T5 checkpoint. */
   tokenizer?: string;
   /** HF ViT / T5 checkpoints (dir or hub id) for the towers of a preset. */
@@ -214,6 +215,7 @@ async function buildModel(o: TrainOptions, resumeDir?: string): Promise<RewardMo
     tokenizer: o.tokenizer,
     variant: o.variant,
     imageStem: o.imageStem,
+    imageStemSkip: o.imageStemSkip,
     trainable: true,
   });
 }
