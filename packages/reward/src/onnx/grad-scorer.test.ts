@@ -56,9 +56,9 @@ async function compare(model: RewardModel, ort: OrtScoreGrad, b: number, h: numb
 
 describe('OrtScoreGrad matches RewardModel.scoreGrad', () => {
   test('multi-head tiny model: model size (batch 2, two weighted scores) and a resized input', async () => {
-    // Seed 4: with seed 3 one ReLU of a score head sits within float rounding of its kink and falls on different
-    // sides in ORT and tfjs (max error 1.1e-2, L2 2.8e-3; seeds 4 and 5 give 1e-6 — src/train/ort-engine.test.ts
-    // shows what one such unit does to a filter gradient).
+    // Seed 4: with seed 3 the pixel gradient differs by 1.1e-2 (max) / 2.8e-3 (L2) between ORT and tfjs, seeds 4
+    // and 5 give 1e-6 — the signature of one ReLU input within float rounding of 0 that falls on different sides
+    // (src/train/ort-engine.test.ts shows such a unit confined to one output channel of one filter gradient).
     const model = await RewardModel.fromPreset('tiny', { tokenizer: BUNDLED_TOKENIZER, seed: 4 });
     const g = new OrtScoreGrad(model, { threads: 2 });
     try {

@@ -338,12 +338,12 @@ export class RewardModel {
    * `image_stem_skip` also the stem's map projected to D, [B, g, g, D], which the heads' feature map adds.
    */
   private visual(pixelsNorm: tf.Tensor4D): { tokens: tf.Tensor3D; skip?: tf.Tensor4D } {
-    const s = this.config.imageSize;
+    const cfg = this.config;
+    const s = cfg.imageSize;
     const [b, h, w, c] = pixelsNorm.shape;
     if (h !== s || w !== s || c !== 3) {
       throw new Error(`RAHF expects normalised NHWC pixels [B, ${s}, ${s}, 3], got [${pixelsNorm.shape}] (predict/scoreGrad resize)`);
     }
-    const cfg = this.config;
     const stem = cfg.imageStem.length ? imageStem(pixelsNorm, this.params, cfg.imageStem) : undefined;
     const hidden = this.vit.forward(stem ?? pixelsNorm);
     const n = gridSize(cfg) ** 2;
