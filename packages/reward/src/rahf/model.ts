@@ -334,10 +334,10 @@ export class RewardModel {
   // Building blocks (all differentiable).
 
   /**
-   * ViT tokens (with or without CLS, per config) projected to the T5 width: [B, Nv, D]; with
-   * `image_stem_skip` also the stem's map projected to D, [B, g, g, D], which the heads' feature map adds.
+   * ViT tokens (with or without CLS, per config) projected to the T5 width: [B, Nv, D], and the conv stem's
+   * map when there is one (the heads' skip input; the keyword paths ignore it).
    */
-  private visual(pixelsNorm: tf.Tensor4D): { tokens: tf.Tensor3D; skip?: tf.Tensor4D } {
+  private visual(pixelsNorm: tf.Tensor4D): { tokens: tf.Tensor3D; stem?: tf.Tensor4D } {
     const cfg = this.config;
     const s = cfg.imageSize;
     const [b, h, w, c] = pixelsNorm.shape;
@@ -348,8 +348,7 @@ export class RewardModel {
     const hidden = this.vit.forward(stem ?? pixelsNorm);
     const n = gridSize(cfg) ** 2;
     const tokens = cfg.keepClsInEncoder ? hidden : tf.slice(hidden, [0, 1, 0], [b, n, hidden.shape[2]]);
-    const skip = stem && cfg.imageStemSkip ? (linear(stem, this.params, STEM_SKIP) as tf.Tensor4D) : undefined;
-    return { tokens: linear(tokens, this.params, PROJECTION) as tf.Tensor3D, skip };
+    return { tokens: linear(tokens, this.params, PROJECTION) as tf.Tensor3D, stem };
   }
 
   /** Token ids and mask of captions, padded to the longest and capped at maxTextTokens. */
@@ -415,7 +414,9 @@ export class RewardModel {
     if (prompts.length !== pixelsNorm.shape[0]) {
       throw new Error(`got ${pixelsNorm.shape[0]} images but ${prompts.length} prompts`);
     }
-    const { tokens: visual, skip } = this.visual(pixelsNorm);
+    const { tokens: visual, stem } = this.visual(pixelsNorm);
+    // image_stem_skip: the stem's map projected to the T5 width, added to every feature map the heads read.
+    const skip = stem && this.config.imageStemSkip ? (linear(stem, this.params, STEM_SKIP) as tf.Tensor4D) : undefined;
     const scores = {} as Record<ScoreName, tf.Tensor1D>;
     const heatmaps = {} as Record<HeatmapName, tf.Tensor3D>;
     let caption: { hidden: tf.Tensor3D; mask: tf.Tensor2D } | undefined;
