@@ -58,19 +58,26 @@ async function features(model, data, split, limit) {
 
 // Ridge regression by the normal equations and Gauss-Jordan elimination: a few hundred features at most, and the
 // project has no linear-algebra dependency (tfjs has no linear solve) worth adding for one diagnostic.
-function ridge(X, y, lambda) {
-  const n = X.length;
+// X^T X (with the intercept column) depends on neither the label nor the ridge strength: built once per feature set.
+function gram(X) {
   const d = X[0].length + 1;
   const A = Array.from({ length: d }, () => new Float64Array(d));
-  const b = new Float64Array(d);
-  for (let i = 0; i < n; i++) {
-    const x = [...X[i], 1];
-    for (let j = 0; j < d; j++) {
-      b[j] += x[j] * y[i];
-      for (let k = 0; k < d; k++) A[j][k] += x[j] * x[k];
-    }
+  for (const row of X) {
+    const x = [...row, 1];
+    for (let j = 0; j < d; j++) for (let k = 0; k < d; k++) A[j][k] += x[j] * x[k];
   }
-  for (let j = 0; j < d - 1; j++) A[j][j] += lambda * n; // the intercept is not penalised
+  return A;
+}
+
+function ridge(G, X, y, lambda) {
+  const d = G.length;
+  const A = G.map((r) => Float64Array.from(r));
+  const b = new Float64Array(d);
+  X.forEach((row, i) => {
+    row.forEach((v, j) => (b[j] += v * y[i]));
+    b[d - 1] += y[i];
+  });
+  for (let j = 0; j < d - 1; j++) A[j][j] += lambda * X.length; // the intercept is not penalised
   for (let c = 0; c < d; c++) {
     let p = c;
     for (let r = c + 1; r < d; r++) if (Math.abs(A[r][c]) > Math.abs(A[p][c])) p = r;
@@ -111,9 +118,10 @@ function standardise(train, test) {
   const sets = { head: (r) => r.head, hm: (r) => r.hm, pool: (r) => r.pool, all: (r) => [...r.pool, ...r.hm, ...r.head] };
   for (const [name, sel] of Object.entries(sets)) {
     const [a, b] = standardise(train.map(sel), test.map(sel));
+    const G = gram(a);
     const cells = SCORES.map((score, k) => {
       const r = [1e-3, 1e-2, 1e-1].map((lambda) => {
-        const f = ridge(a, train.map((t) => t.y[k]), lambda);
+        const f = ridge(G, a, train.map((t) => t.y[k]), lambda);
         return plcc(b.map(f), test.map((t) => t.y[k])).toFixed(3);
       });
       return `${score} ${r.join(' / ')}`;
