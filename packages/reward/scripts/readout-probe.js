@@ -4,14 +4,16 @@
 //   head   the four score heads' outputs
 //   hm     statistics of the predicted heatmaps (implausibility mean, max, mean square, fraction > 0.2 and > 0.4;
 //          misalignment mean and max)
-//   pool   the heads' feature map (T5 encoder image positions + stem skip), mean- and max-pooled per channel
-//   all    the three together
+//   pool   the heads' feature map (encoder image positions + stem skip + pooled caption, as the config has them),
+//          mean- and max-pooled per channel
+//   cap    the caption positions of the encoder output (what the keyword decoder reads), mean- and max-pooled
+//   all    head, hm and pool together; all+cap with cap
 // Each line gives the test PLCC for ridge strengths 1e-3 / 1e-2 / 1e-1 (features standardised on the training split).
 // If no probe beats `head` clearly, the heads already read out what the trunk carries.
 //   pnpm rahf synth --out w7big --n 3000 --seed 7
 //   node packages/reward/scripts/readout-probe.js <train data> w7big [checkpoint] [train limit, default 3000]
-// It reaches into RewardModel's private building blocks (visual, encodeJoint, featureMap, score, heatmap) to get the
-// feature map the heads read; a diagnostic, not API.
+// It reaches into RewardModel's private building blocks (visual, encodeJoint, featureMap, captionHidden, score,
+// heatmap) to get the feature map the heads read; a diagnostic, not API.
 const path = require('path');
 const R = path.join(__dirname, '..', 'dist');
 const tf = require('@tensorflow/tfjs');
@@ -36,16 +38,23 @@ async function features(model, data, split, limit) {
     const out = tf.tidy(() => {
       const { tokens, stem } = model.visual(pixels);
       const skip = stem && model.config.imageStemSkip ? linear(stem, model.params, STEM_SKIP) : undefined;
-      const f = model.featureMap(model.encodeJoint(tokens, batch.map((s) => s.caption)).hidden, skip);
+      const enc = model.encodeJoint(tokens, batch.map((s) => s.caption));
+      const { hidden, textMask } = enc;
+      const f = model.featureMap(enc, skip);
+      // The caption positions of the encoder output (pads masked out), mean- and max-pooled per channel.
+      const ch = model.captionHidden(hidden);
+      const m = tf.expandDims(tf.cast(textMask, 'float32'), 2);
+      const capMean = tf.div(tf.sum(tf.mul(ch, m), 1), tf.sum(m, 1));
+      const capMax = tf.max(tf.add(ch, tf.mul(tf.sub(m, 1), 1e9)), 1);
       const imp = model.heatmap(f, 'implausibility');
       const mis = model.heatmap(f, 'misalignment');
       const frac = (t) => tf.mean(tf.cast(tf.greater(imp, t), 'float32'), [1, 2]);
       const hm = [tf.mean(imp, [1, 2]), tf.max(imp, [1, 2]), tf.mean(tf.square(imp), [1, 2]), frac(0.2), frac(0.4), tf.mean(mis, [1, 2]), tf.max(mis, [1, 2])];
-      return [tf.stack(SCORES.map((t) => model.score(f, t)), 1), tf.stack(hm, 1), tf.concat([tf.mean(f, [1, 2]), tf.max(f, [1, 2])], 1)];
+      return [tf.stack(SCORES.map((t) => model.score(f, t)), 1), tf.stack(hm, 1), tf.concat([tf.mean(f, [1, 2]), tf.max(f, [1, 2])], 1), tf.concat([capMean, capMax], 1)];
     });
-    const [head, hm, pool] = await Promise.all(out.map((t) => t.array()));
+    const [head, hm, pool, cap] = await Promise.all(out.map((t) => t.array()));
     tf.dispose([...out, pixels]);
-    batch.forEach((s, i) => rows.push({ head: head[i], hm: hm[i], pool: pool[i], y: LABELS.map((k) => s.record[k]) }));
+    batch.forEach((s, i) => rows.push({ head: head[i], hm: hm[i], pool: pool[i], cap: cap[i], y: LABELS.map((k) => s.record[k]) }));
     batch = [];
   };
   for await (const s of ds.samples()) {
@@ -115,7 +124,7 @@ function standardise(train, test) {
   const train = await features(model, trainData, 'train', Number(limitArg ?? 3000));
   const test = await features(model, testData, 'test');
   console.log(`${train.length} training and ${test.length} test samples; test PLCC at ridge 1e-3 / 1e-2 / 1e-1`);
-  const sets = { head: (r) => r.head, hm: (r) => r.hm, pool: (r) => r.pool, all: (r) => [...r.pool, ...r.hm, ...r.head] };
+  const sets = { head: (r) => r.head, hm: (r) => r.hm, pool: (r) => r.pool, cap: (r) => r.cap, all: (r) => [...r.pool, ...r.hm, ...r.head], 'all+cap': (r) => [...r.pool, ...r.hm, ...r.head, ...r.cap] };
   for (const [name, sel] of Object.entries(sets)) {
     const [a, b] = standardise(train.map(sel), test.map(sel));
     const G = gram(a);
@@ -126,7 +135,7 @@ function standardise(train, test) {
       });
       return `${score} ${r.join(' / ')}`;
     });
-    console.log(`${name.padEnd(5)} ${cells.join('   ')}`);
+    console.log(`${name.padEnd(8)} ${cells.join('   ')}`);
   }
   model.dispose();
 })().catch((e) => {

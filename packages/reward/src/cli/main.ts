@@ -189,6 +189,7 @@ export function cli(args: string[]) {
           .option('variant', { type: 'string', choices: ['multi_head', 'augmented_prompt'] })
           .option('image-stem', { type: 'string', describe: "conv stem widths in front of a preset's ViT, e.g. 16,32,64 (3×3 stride-2 stages), or none (default: the preset's; tiny has 16,32,64)" })
           .option('image-stem-skip', { type: 'boolean', describe: "also add the stem's map, projected, to the heads' input (default: the preset's; tiny has it, --no-image-stem-skip leaves it out)" })
+          .option('caption-pool', { type: 'boolean', describe: "also add the caption's mean encoder output, projected, to the heads' input (default: the preset's; tiny has it, --no-caption-pool leaves it out)" })
           .option('tokenizer', { type: 'string', describe: 'tokenizer.json (default: the bundled synthetic-world tokenizer)' })
           .option('init-vit', { type: 'string', describe: 'HF ViT checkpoint (dir or hub id) for the image tower' })
           .option('init-t5', { type: 'string', describe: 'HF T5 checkpoint (dir or hub id) for the text tower' })
@@ -229,6 +230,7 @@ export function cli(args: string[]) {
             variant: argv.variant,
             imageStem: argv['image-stem'],
             imageStemSkip: argv['image-stem-skip'],
+            captionPool: argv['caption-pool'],
             tokenizer: argv.tokenizer,
             initVit: argv['init-vit'],
             initT5: argv['init-t5'],

@@ -25,6 +25,7 @@ export interface TrainCliOptions {
   /** Conv stem widths, "16,32,64". */
   imageStem?: string;
   imageStemSkip?: boolean;
+  captionPool?: boolean;
   tokenizer?: string;
   initVit?: string;
   initT5?: string;
@@ -162,6 +163,7 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
   }
   if (o.imageStemSkip !== undefined && o.init !== undefined) throw new UserError('--image-stem-skip changes the model; it cannot be combined with --init');
   if (o.imageStemSkip && imageStem !== undefined && !imageStem.length) throw new UserError('--image-stem-skip needs a stem; it cannot be combined with --image-stem none');
+  if (o.captionPool !== undefined && o.init !== undefined) throw new UserError('--caption-pool changes the model; it cannot be combined with --init');
   const preset = o.init === undefined ? o.preset ?? TRAIN_DEFAULTS.preset : undefined;
   // A preset without a T5 checkpoint needs a tokenizer: the bundled synthetic-world one.
   const tokenizer = o.tokenizer ?? (preset !== undefined && o.initT5 === undefined ? synthTokenizerFile() : undefined);
@@ -176,6 +178,7 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
     variant: o.variant as TrainOptions['variant'],
     imageStem,
     imageStemSkip: o.imageStemSkip,
+    captionPool: o.captionPool,
     tokenizer,
     initVit: o.initVit,
     initT5: o.initT5,

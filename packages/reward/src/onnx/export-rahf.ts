@@ -2,6 +2,7 @@ import { HEATMAP_NAMES, RahfConfig, SCORE_NAMES, gridSize, heatmapSize, visualTo
 import { RewardModel } from '../rahf/model';
 import { PROJECTION } from '../rahf/init';
 import { STEM_SKIP } from '../rahf/stem';
+import { CAPTION_POOL } from '../rahf/caption-pool';
 import { GraphBuilder } from './graph';
 import { linearG } from './export-common';
 import { heatmapHeadG, imageStemG, scoreHeadG } from './export-heads';
@@ -91,9 +92,23 @@ export function rahfTrunkG(g: GraphBuilder, model: RewardModel, px: string) {
       const joint = mask ? g.op('Pad', [mask, g.i64([0, nv, 0, 0]), g.i64(1)]) : undefined;
       return t5EncoderG(g, model.t5, x, joint);
     },
-    featureMap: (hidden: string): string => {
-      const map = g.reshape(g.transpose(g.slice(hidden, 1, start, start + n), [0, 2, 1]), [-1, d, grid, grid]);
-      return skip ? g.add(map, skip) : map;
+    /** `mask`: the caption's attention mask [B, L] int64, for configs that mask padding (caption pooling). */
+    featureMap: (hidden: string, mask?: string): string => {
+      let map = g.reshape(g.transpose(g.slice(hidden, 1, start, start + n), [0, 2, 1]), [-1, d, grid, grid]);
+      if (skip) map = g.add(map, skip);
+      if (c.captionPool) {
+        // rahf/caption-pool.ts: mean of the caption positions over real tokens, projected, added everywhere.
+        const caption = g.slice(hidden, 1, nv, 2 ** 62); // [B, L, D]
+        const mean = mask
+          ? (() => {
+              const m = g.unsqueeze(g.cast(mask, 'float32'), [2]); // [B, L, 1]
+              const sum = g.op('ReduceSum', [g.mul(caption, m), g.i64([1])], { keepdims: 0 });
+              return g.div(sum, g.op('ReduceSum', [m, g.i64([1])], { keepdims: 0 }));
+            })()
+          : g.op('ReduceMean', [caption], { axes: [1], keepdims: 0 });
+        map = g.add(map, g.reshape(linearG(g, mean, model.params, CAPTION_POOL), [-1, d, 1, 1]));
+      }
+      return map;
     },
     captionHidden: (hidden: string): string => g.slice(hidden, 1, nv, 2 ** 62),
   };
@@ -132,13 +147,13 @@ export function exportRahfGraph(model: RewardModel, part: RahfPart): GraphBuilde
     g.output(captionHidden(encode(texts[0])), 'encoder_hidden', 'float32', ['batch', 'text_len', d]);
   } else if (c.variant === 'multi_head') {
     const hidden = encode(texts[0]);
-    const feature = featureMap(hidden);
+    const feature = featureMap(hidden, texts[0].maskV);
     for (const t of SCORE_NAMES) emitScore(t, feature);
     if (part === 'heatmaps') for (const t of HEATMAP_NAMES) emitHeat(t, feature);
     g.output(captionHidden(hidden), 'encoder_hidden', 'float32', ['batch', 'text_len', d]);
   } else {
     for (const t of texts) {
-      const feature = featureMap(encode(t));
+      const feature = featureMap(encode(t), t.maskV);
       if (t.kind === 'SCORE') emitScore(t.type!, feature);
       else emitHeat(t.type!, feature);
     }

@@ -73,7 +73,7 @@ export function exportTrainGraph(model: RewardModel, o: TrainGraphOptions): Trai
   // RewardModel.run (multi-head): ViT → projection → T5 encoder over [visual; caption].
   const trunk = rahfTrunkG(g, model, px);
   const hidden = trunk.encode(ids, mask);
-  const feature = trunk.featureMap(hidden);
+  const feature = trunk.featureMap(hidden, mask);
   const head = (base: string, type: string) => model.params.scope(`${base}${type}.`);
 
   const parts: LossPart[] = [];

@@ -86,6 +86,13 @@ const CASES: Case[] = [
     pixels: () => tf.randomUniform([3, 128, 128, 3], -1, 1, 'float32', 9) as tf.Tensor4D,
     prompts: ['a green bird on a fence', 'a dog', 'four yellow cars parked by a river'],
   },
+  {
+    // The tiny layout before its caption pooling (rahf/caption-pool.ts), as the bundled checkpoint has.
+    name: 'tiny-no-caption-pool',
+    load: () => RewardModel.fromPreset('tiny', { tokenizer: TOKENIZER, seed: 6, captionPool: false }),
+    pixels: () => tf.randomUniform([3, 128, 128, 3], -1, 1, 'float32', 10) as tf.Tensor4D,
+    prompts: ['one purple balloon at the top', 'a fish', 'two brown boxes on the left and a white car in the snow'],
+  },
 ];
 
 for (const c of CASES) {

@@ -92,6 +92,16 @@ describe('rahfConfigFromJson', () => {
     expect(rahfConfigFromJson(JSON.parse(JSON.stringify(rahfConfigToJson(c))), '/nonexistent')).toEqual(c);
   });
 
+  test('caption_pool: off unless given, saved and read back, non-booleans refused', () => {
+    const base = rahfConfigToJson(rahfConfigFromJson(readJsonConfig(multiDir), multiDir)) as Record<string, any>;
+    expect(rahfConfigFromJson(base, '/nonexistent').captionPool).toBe(false);
+    expect(rahfConfigToJson(rahfConfigFromJson(base, '/nonexistent'))).not.toHaveProperty('caption_pool');
+    const c = rahfConfigFromJson({ ...base, caption_pool: true }, '/nonexistent');
+    expect(c.captionPool).toBe(true);
+    expect(rahfConfigFromJson(JSON.parse(JSON.stringify(rahfConfigToJson(c))), '/nonexistent')).toEqual(c);
+    expect(() => rahfConfigFromJson({ ...base, caption_pool: 'yes' }, '/nonexistent')).toThrow(/caption_pool/);
+  });
+
   test('keyword_mark_bias: 0 (plain greedy decoding) by default, saved and read back, non-numbers refused', () => {
     const base = readJsonConfig(multiDir);
     expect(rahfConfigFromJson(base, multiDir).keywordMarkBias).toBe(0);

@@ -44,6 +44,11 @@ export interface RahfConfig {
   imageStem: number[];
   /** `image_stem_skip`: add the projected stem map to the heads' feature map (rahf/stem.ts STEM_SKIP). */
   imageStemSkip: boolean;
+  /**
+   * `caption_pool`: add a linear projection of the caption positions' mean encoder output to the heads'
+   * feature map (rahf/caption-pool.ts), so the score heads read the prompt side of the encoder too.
+   */
+  captionPool: boolean;
   vit: ViTConfig;
   t5: T5Config;
   /** The HF config.json objects of the two towers, saved verbatim so a saved model is self-contained. */
@@ -226,6 +231,7 @@ export function rahfConfigFromJson(json: any, dir: string): RahfConfig {
     patchSize: posInt(json.patch_size, 'patch_size', vit.patch_size),
     imageStem: json.image_stem === undefined || json.image_stem === null ? [] : intList(json.image_stem, 'image_stem', []),
     imageStemSkip: bool(json.image_stem_skip, 'image_stem_skip', false),
+    captionPool: bool(json.caption_pool, 'caption_pool', false),
     vit,
     t5,
     vitJson: vitSrc.json,
@@ -257,6 +263,7 @@ export function rahfConfigToJson(c: RahfConfig): Record<string, unknown> {
     patch_size: c.patchSize,
     ...(c.imageStem.length ? { image_stem: c.imageStem } : {}),
     ...(c.imageStemSkip ? { image_stem_skip: true } : {}),
+    ...(c.captionPool ? { caption_pool: true } : {}),
     heatmap_channels: c.heatmapChannels,
     heatmap_stages: c.heatmapStages,
     score_conv: c.scoreConv,

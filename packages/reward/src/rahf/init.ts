@@ -5,6 +5,7 @@ import { HEATMAP_NAMES, RahfConfig, SCORE_NAMES, gridSize } from './config';
 import { TORCH_TO_TF_FILTER } from './conv';
 import { ParamShapes, heatmapHeadShapes, scoreHeadShapes } from './heads';
 import { STEM_PREFIX, STEM_SKIP, imageStemShapes } from './stem';
+import { CAPTION_POOL } from './caption-pool';
 
 /** Prefix of each part of the model in checkpoints (youweiliang's module names). */
 export const VIT_PREFIX = 'vit.';
@@ -30,6 +31,7 @@ export function rahfParamShapes(c: RahfConfig): ParamShapes {
   if (c.imageStemSkip) {
     out.push([`${STEM_SKIP}.weight`, [c.t5.d_model, c.imageStem[c.imageStem.length - 1]]], [`${STEM_SKIP}.bias`, [c.t5.d_model]]);
   }
+  if (c.captionPool) out.push([`${CAPTION_POOL}.weight`, [c.t5.d_model, c.t5.d_model]], [`${CAPTION_POOL}.bias`, [c.t5.d_model]]);
   const d = c.t5.d_model;
   const score = scoreHeadShapes(d, gridSize(c), c.scoreConv, c.scoreLinear);
   const heat = heatmapHeadShapes(d, c.heatmapChannels, c.heatmapStages);

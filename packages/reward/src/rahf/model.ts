@@ -33,6 +33,7 @@ import {
 import { heatmapHead, scoreHead } from './heads';
 import { TF_TO_TORCH_FILTER, TORCH_TO_TF_FILTER } from './conv';
 import { STEM_SKIP, imageStem } from './stem';
+import { captionPool } from './caption-pool';
 import { PROJECTION, T5_PREFIX, VIT_PREFIX, initRahfParams, internalShape, isHeadFilter, rahfParamShapes } from './init';
 import { markLogitBias, misalignedWords } from './keywords';
 import { inferYouweiliangConfig } from './youweiliang';
@@ -88,6 +89,8 @@ export interface PresetOptions {
   imageStem?: number[];
   /** Add the projected stem map to the heads' feature map (default: the preset's; rahf/stem.ts STEM_SKIP). */
   imageStemSkip?: boolean;
+  /** Add the pooled caption, projected, to the heads' feature map (default: the preset's; rahf/caption-pool.ts). */
+  captionPool?: boolean;
   trainable?: boolean;
   hub?: ResolveOptions;
 }
@@ -290,6 +293,7 @@ export class RewardModel {
     if (opts.imageStemSkip !== undefined) preset.imageStemSkip = opts.imageStemSkip;
     // The preset's skip needs one stem position per token; another stem (or none) goes without it.
     else if (!preset.imageStem.length || preset.patchSize !== 2 ** preset.imageStem.length) preset.imageStemSkip = false;
+    if (opts.captionPool !== undefined) preset.captionPool = opts.captionPool;
     const stages = preset.imageStem.length;
     if (stages && vitDir) throw new Error(`preset "${name}": an image stem changes the ViT's input, so it cannot start from a pretrained ViT`);
     const down = 2 ** stages;
@@ -372,13 +376,22 @@ export class RewardModel {
     return { hidden, textMask: mask };
   }
 
-  /** Encoder positions of the patches (CLS skipped) as an NHWC map [B, g, g, D], plus the stem skip if any. */
-  private featureMap(hidden: tf.Tensor3D, skip?: tf.Tensor4D): tf.Tensor4D {
+  /**
+   * Encoder positions of the patches (CLS skipped) as an NHWC map [B, g, g, D], plus the stem skip and the
+   * pooled caption (rahf/caption-pool.ts) if the config has them.
+   */
+  private featureMap(enc: { hidden: tf.Tensor3D; textMask: tf.Tensor2D }, skip?: tf.Tensor4D): tf.Tensor4D {
+    const { hidden } = enc;
     const g = gridSize(this.config);
     const [b, , d] = hidden.shape;
     const start = this.config.keepClsInEncoder ? 1 : 0;
-    const map = tf.slice(hidden, [0, start, 0], [b, g * g, d]).reshape([b, g, g, d]) as tf.Tensor4D;
-    return skip ? tf.add(map, skip) : map;
+    let map = tf.slice(hidden, [0, start, 0], [b, g * g, d]).reshape([b, g, g, d]) as tf.Tensor4D;
+    if (skip) map = tf.add(map, skip);
+    if (this.config.captionPool) {
+      const mask = this.config.maskTextPadding ? enc.textMask : undefined;
+      map = tf.add(map, captionPool(this.captionHidden(hidden), mask, this.params));
+    }
+    return map;
   }
 
   /** The caption part of the encoder output, which the keyword decoder cross-attends to. */
@@ -421,15 +434,16 @@ export class RewardModel {
     const heatmaps = {} as Record<HeatmapName, tf.Tensor3D>;
     let caption: { hidden: tf.Tensor3D; mask: tf.Tensor2D } | undefined;
     if (this.config.variant === 'multi_head') {
-      const { hidden, textMask } = this.encodeJoint(visual, prompts);
-      const feature = this.featureMap(hidden, skip);
+      const enc = this.encodeJoint(visual, prompts);
+      const { hidden, textMask } = enc;
+      const feature = this.featureMap(enc, skip);
       for (const t of SCORE_NAMES) scores[t] = this.score(feature, t);
       if (opts.heatmaps) for (const t of HEATMAP_NAMES) heatmaps[t] = this.heatmap(feature, t);
       if (opts.caption) caption = { hidden: this.captionHidden(hidden), mask: textMask };
     } else {
       const fmt = this.config.augmentedPromptFormat;
       const task = (kind: 'SCORE' | 'HEATMAP', t: string) =>
-        this.featureMap(this.encodeJoint(visual, prompts.map((p) => taskPrompt(fmt, kind, t, p))).hidden, skip);
+        this.featureMap(this.encodeJoint(visual, prompts.map((p) => taskPrompt(fmt, kind, t, p))), skip);
       for (const t of SCORE_NAMES) scores[t] = this.score(task('SCORE', t), t);
       if (opts.heatmaps) for (const t of HEATMAP_NAMES) heatmaps[t] = this.heatmap(task('HEATMAP', t), t);
       if (opts.caption) {

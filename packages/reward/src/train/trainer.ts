@@ -54,6 +54,8 @@ export interface TrainOptions {
   /** Conv stem widths in front of a preset's ViT (rahf/stem.ts). */
   imageStem?: number[];
   imageStemSkip?: boolean;
+  /** Caption pooling into the heads' feature map (rahf/caption-pool.ts). */
+  captionPool?: boolean;
   /** tokenizer.json for a preset without a T5 checkpoint. */
   tokenizer?: string;
   /** HF ViT / T5 checkpoints (dir or hub id) for the towers of a preset. */
@@ -216,6 +218,7 @@ async function buildModel(o: TrainOptions, resumeDir?: string): Promise<RewardMo
     variant: o.variant,
     imageStem: o.imageStem,
     imageStemSkip: o.imageStemSkip,
+    captionPool: o.captionPool,
     trainable: true,
   });
 }
