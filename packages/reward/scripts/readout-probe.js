@@ -22,6 +22,7 @@ const { resolveCheckpoint } = require(R + '/bundled');
 const { RewardModel } = require(R + '/rahf/model');
 const { linear } = require(R + '/nn/layers');
 const { STEM_SKIP } = require(R + '/rahf/stem');
+const { captionMean } = require(R + '/rahf/caption-pool');
 const { openEvalDataset, decodeSampleImage } = require(R + '/eval/dataset');
 const { plcc } = require(R + '/metrics');
 
@@ -43,9 +44,8 @@ async function features(model, data, split, limit) {
       const f = model.featureMap(enc, skip);
       // The caption positions of the encoder output (pads masked out), mean- and max-pooled per channel.
       const ch = model.captionHidden(hidden);
-      const m = tf.expandDims(tf.cast(textMask, 'float32'), 2);
-      const capMean = tf.div(tf.sum(tf.mul(ch, m), 1), tf.sum(m, 1));
-      const capMax = tf.max(tf.add(ch, tf.mul(tf.sub(m, 1), 1e9)), 1);
+      const capMean = captionMean(ch, textMask);
+      const capMax = tf.max(tf.add(ch, tf.mul(tf.sub(tf.expandDims(tf.cast(textMask, 'float32'), 2), 1), 1e9)), 1);
       const imp = model.heatmap(f, 'implausibility');
       const mis = model.heatmap(f, 'misalignment');
       const frac = (t) => tf.mean(tf.cast(tf.greater(imp, t), 'float32'), [1, 2]);

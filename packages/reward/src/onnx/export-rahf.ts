@@ -85,6 +85,7 @@ export function rahfTrunkG(g: GraphBuilder, model: RewardModel, px: string) {
   const start = c.keepClsInEncoder ? 1 : 0;
   // rahf/stem.ts STEM_SKIP: the stem's NHWC map projected to the T5 width, as NCHW [B, D, g, g].
   const skip = stem && c.imageStemSkip ? g.transpose(linearG(g, stem, model.params, STEM_SKIP), [0, 3, 1, 2]) : undefined;
+  const captionHidden = (hidden: string): string => g.slice(hidden, 1, nv, 2 ** 62);
   return {
     encode: (ids: string, mask?: string): string => {
       const x = g.concat([visual, embedG(g, model.t5, ids)], 1);
@@ -98,7 +99,7 @@ export function rahfTrunkG(g: GraphBuilder, model: RewardModel, px: string) {
       if (skip) map = g.add(map, skip);
       if (c.captionPool) {
         // rahf/caption-pool.ts: mean of the caption positions over real tokens, projected, added everywhere.
-        const caption = g.slice(hidden, 1, nv, 2 ** 62); // [B, L, D]
+        const caption = captionHidden(hidden); // [B, L, D]
         const mean = mask
           ? (() => {
               const m = g.unsqueeze(g.cast(mask, 'float32'), [2]); // [B, L, 1]
@@ -110,7 +111,7 @@ export function rahfTrunkG(g: GraphBuilder, model: RewardModel, px: string) {
       }
       return map;
     },
-    captionHidden: (hidden: string): string => g.slice(hidden, 1, nv, 2 ** 62),
+    captionHidden,
   };
 }
 

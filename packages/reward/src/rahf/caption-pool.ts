@@ -12,12 +12,19 @@ import { Params } from '../nn/params';
  */
 export const CAPTION_POOL = 'caption_pool';
 
-/** caption [B, L, D] and mask [B, L] (1 = token; none = every position) → [B, 1, 1, D] to add to an NHWC map. */
+/** Mean of caption [B, L, D] over the tokens of mask [B, L] (1 = token; none = every position) → [B, D]. */
+export function captionMean(caption: tf.Tensor3D, mask?: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => {
+    const [b, l] = caption.shape;
+    const m = mask ? tf.expandDims(tf.cast(mask, 'float32'), 2) : tf.ones([b, l, 1]);
+    return tf.div(tf.sum(tf.mul(caption, m), 1), tf.sum(m, 1)) as tf.Tensor2D;
+  });
+}
+
+/** caption [B, L, D] and its mask (see captionMean) → [B, 1, 1, D] to add to an NHWC map. */
 export function captionPool(caption: tf.Tensor3D, mask: tf.Tensor2D | undefined, p: Params): tf.Tensor4D {
   return tf.tidy(() => {
-    const [b, l, d] = caption.shape;
-    const m = mask ? tf.expandDims(tf.cast(mask, 'float32'), 2) : tf.ones([b, l, 1]);
-    const mean = tf.div(tf.sum(tf.mul(caption, m), 1), tf.sum(m, 1));
-    return linear(mean, p, CAPTION_POOL).reshape([b, 1, 1, d]) as tf.Tensor4D;
+    const [b, , d] = caption.shape;
+    return linear(captionMean(caption, mask), p, CAPTION_POOL).reshape([b, 1, 1, d]) as tf.Tensor4D;
   });
 }
