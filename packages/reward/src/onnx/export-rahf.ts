@@ -67,6 +67,14 @@ export function rahfOutputs(c: RahfConfig, part: RahfPart): string[] {
   return out;
 }
 
+/** rahf/caption-pool.ts captionMean: caption [B, L, D] averaged over the tokens of mask [B, L] int64 (none: all) → [B, D]. */
+function captionMeanG(g: GraphBuilder, caption: string, mask?: string): string {
+  if (!mask) return g.op('ReduceMean', [caption], { axes: [1], keepdims: 0 });
+  const m = g.unsqueeze(g.cast(mask, 'float32'), [2]); // [B, L, 1]
+  const sum = (x: string) => g.op('ReduceSum', [x, g.i64([1])], { keepdims: 0 });
+  return g.div(sum(g.mul(caption, m)), sum(m));
+}
+
 /**
  * RewardModel.run's trunk as graph pieces: the visual tokens (ViT output, with or without CLS, projected to the
  * T5 width) built once, a joint T5 encode of [visual; caption] per text, the patch positions of an encoder
@@ -99,14 +107,7 @@ export function rahfTrunkG(g: GraphBuilder, model: RewardModel, px: string) {
       if (skip) map = g.add(map, skip);
       if (c.captionPool) {
         // rahf/caption-pool.ts: mean of the caption positions over real tokens, projected, added everywhere.
-        const caption = captionHidden(hidden); // [B, L, D]
-        const mean = mask
-          ? (() => {
-              const m = g.unsqueeze(g.cast(mask, 'float32'), [2]); // [B, L, 1]
-              const sum = g.op('ReduceSum', [g.mul(caption, m), g.i64([1])], { keepdims: 0 });
-              return g.div(sum, g.op('ReduceSum', [m, g.i64([1])], { keepdims: 0 }));
-            })()
-          : g.op('ReduceMean', [caption], { axes: [1], keepdims: 0 });
+        const mean = captionMeanG(g, captionHidden(hidden), mask);
         map = g.add(map, g.reshape(linearG(g, mean, model.params, CAPTION_POOL), [-1, d, 1, 1]));
       }
       return map;
