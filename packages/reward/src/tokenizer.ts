@@ -17,7 +17,7 @@ export interface EncodedBatch {
 
 type Json = Record<string, unknown>;
 
-function readJson(file: string, what: string): Json {
+function readJson(file: string, what: string): { json: Json; text: string } {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -34,7 +34,7 @@ function readJson(file: string, what: string): Json {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new Error(`${file}: not a ${what} (top level is not a JSON object)`);
   }
-  return value as Json;
+  return { json: value as Json, text };
 }
 
 /** A special-token entry of tokenizer_config.json is either a string or an AddedToken-like object. */
@@ -59,6 +59,12 @@ export class Tokenizer {
   private constructor(
     private readonly hf: HfTokenizer,
     readonly file: string,
+    /**
+     * The text of tokenizer.json and of the sibling files it was loaded with, by file name: what a saved model
+     * writes next to its weights. Held in memory because the directory it came from may be gone by then (a
+     * training run prunes the checkpoint it resumed from).
+     */
+    readonly files: ReadonlyMap<string, string>,
     json: Json,
     config: Json,
   ) {
@@ -76,13 +82,22 @@ export class Tokenizer {
 
   /** Load a `tokenizer.json` (and its sibling `tokenizer_config.json`, if any). */
   static fromFile(file: string): Tokenizer {
-    const json = readJson(file, 'tokenizer.json');
+    const { json, text } = readJson(file, 'tokenizer.json');
+    const files = new Map([['tokenizer.json', text]]);
     const model = json.model as Json | undefined;
     if (!model || typeof model !== 'object' || !model.vocab) {
       throw new Error(`${file}: not a tokenizer.json (no "model" with a vocabulary)`);
     }
     const cfgFile = path.join(path.dirname(file), 'tokenizer_config.json');
-    const config = fs.existsSync(cfgFile) ? readJson(cfgFile, 'tokenizer_config.json') : {};
+    let config: Json = {};
+    if (fs.existsSync(cfgFile)) {
+      const cfg = readJson(cfgFile, 'tokenizer_config.json');
+      config = cfg.json;
+      files.set('tokenizer_config.json', cfg.text);
+    }
+    // Not read by the tokenizer, only carried along.
+    const special = path.join(path.dirname(file), 'special_tokens_map.json');
+    if (fs.existsSync(special)) files.set('special_tokens_map.json', fs.readFileSync(special, 'utf8'));
     // transformers ≥ 4.45 / 5 default: no "clean up" of spaces before punctuation on decode.
     const libConfig = { ...config, clean_up_tokenization_spaces: config.clean_up_tokenization_spaces ?? false };
     let hf: HfTokenizer;
@@ -91,7 +106,7 @@ export class Tokenizer {
     } catch (e) {
       throw new Error(`${file}: unsupported or malformed tokenizer (${String((e as Error).message ?? e).split('\n')[0]})`);
     }
-    return new Tokenizer(hf, file, json, config);
+    return new Tokenizer(hf, file, files, json, config);
   }
 
   /**

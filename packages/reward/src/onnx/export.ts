@@ -155,15 +155,11 @@ export function exportRahf(model: RewardModel, out: string, opts: ExportRahfOpti
   };
   if (opts.heatmaps) files.heatmaps = write('rahf-heatmaps', `${stem}.heatmaps.onnx`);
   if (c.variant !== 'multi_head') files.encoder = write('rahf-encoder', `${stem}.encoder.onnx`);
-  // Tokenizer files, so the folder is self-contained.
-  const tokDir = path.dirname(model.tokenizer.file);
-  for (const name of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-    const src = name === 'tokenizer.json' ? model.tokenizer.file : path.join(tokDir, name);
+  // Tokenizer files, so the folder is self-contained (from memory: see Tokenizer.files).
+  for (const [name, text] of model.tokenizer.files) {
     const dst = path.join(dir, name);
-    if (fs.existsSync(src) && path.resolve(src) !== path.resolve(dst)) {
-      writeFileAtomic(dst, fs.readFileSync(src));
-      written.push(dst);
-    }
+    writeFileAtomic(dst, text);
+    written.push(dst);
   }
   const strip = (t: ReturnType<typeof rahfTextInputs>) => t.map(({ ids, mask, kind, type }) => ({ ids, mask, kind, type }));
   const manifest: RahfOnnxManifest = {

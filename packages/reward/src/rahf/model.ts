@@ -677,12 +677,9 @@ export class RewardModel {
       if (t !== v) t.dispose();
     }
     writeSafetensors(path.join(dir, 'model.safetensors'), map, { format: 'pt' });
-    const tokDir = path.dirname(this.tokenizer.file);
-    for (const name of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json']) {
-      const src = name === 'tokenizer.json' ? this.tokenizer.file : path.join(tokDir, name);
-      const dst = path.join(dir, name);
-      if (fs.existsSync(src) && path.resolve(src) !== path.resolve(dst)) writeFileAtomic(dst, fs.readFileSync(src));
-    }
+    // From memory, not copied from tokenizer.file: that directory may be gone (a resumed run prunes the checkpoint it
+    // started from), and a model saved without its tokenizer would load with another one.
+    for (const [name, text] of this.tokenizer.files) writeFileAtomic(path.join(dir, name), text);
     writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(rahfConfigToJson(this.config), null, 2) + '\n');
   }
 

@@ -104,6 +104,18 @@ test('--resume continues exactly like an uninterrupted run', async () => {
   expect(bytes(a.get('visual_token_projection.weight')!).equals(bytes(readSafetensors(path.join(tmp, 'fit', 'model', 'model.safetensors')).get('visual_token_projection.weight')!))).toBe(false);
 });
 
+test('a resumed run still writes its tokenizer after pruning the checkpoint it started from', async () => {
+  await runTrainResult(base('prune', { steps: 2, checkpointEvery: 1, keepCheckpoints: 1, engine: 'ort' }), quiet);
+  const read = (dir: string) => ['tokenizer.json', 'tokenizer_config.json'].map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
+  const want = read(path.join(tmp, 'prune', 'model'));
+  // Step 3's checkpoint replaces step 2's, the one the model (and its tokenizer) was loaded from.
+  await runTrainResult({ out: path.join(tmp, 'prune'), resume: true, steps: 4, progress: false }, quiet);
+  const ck = latestCheckpoint(path.join(tmp, 'prune'))!;
+  expect(path.basename(ck)).toBe('step-000004');
+  expect(fs.existsSync(path.join(tmp, 'prune', 'checkpoints', 'step-000002'))).toBe(false);
+  for (const dir of [ck, path.join(tmp, 'prune', 'model')]) expect(read(dir)).toEqual(want);
+});
+
 test('--engine ort and --engine tfjs agree; the first log line names the engine', async () => {
   const run = async (engine: string) => {
     const lines: string[] = [];
