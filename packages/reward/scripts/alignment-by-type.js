@@ -8,15 +8,11 @@
 // Words are matched by their text within the image's prompt. Needs the world's truth.jsonl, so synthetic worlds only.
 //   pnpm rahf synth --out w7big --n 3000 --seed 7
 //   node packages/reward/scripts/alignment-by-type.js w7big [checkpoint]   (default: the bundled one)
-const fs = require('fs');
 const path = require('path');
 const R = path.join(__dirname, '..', 'dist');
-const { initBackend } = require(R + '/backend');
-const { resolveCheckpoint } = require(R + '/bundled');
-const { RewardModel } = require(R + '/rahf/model');
 const { groundTruthOf } = require(R + '/eval/evaluate');
-const { openEvalDataset, decodeSampleImage } = require(R + '/eval/dataset');
 const { plcc } = require(R + '/metrics');
+const { forEachTestBatch } = require('./world-test-split');
 
 const COLOURS = new Set(require(R + '/data/synth/grammar').COLOUR_NAMES);
 const mean = (a) => a.reduce((x, y) => x + y, 0) / a.length;
@@ -24,23 +20,11 @@ const sd = (a) => Math.sqrt(mean(a.map((x) => (x - mean(a)) ** 2)));
 
 (async () => {
   const dir = process.argv[2];
-  if (!dir) throw new Error('usage: alignment-by-type.js WORLD_DIR [checkpoint]');
-  if (!fs.existsSync(path.join(dir, 'truth.jsonl'))) throw new Error(`${dir}: no truth.jsonl (a synthetic world from rahf synth is needed)`);
-  await initBackend();
-  const model = await RewardModel.load(resolveCheckpoint(process.argv[3]));
-  const truth = new Map(
-    fs.readFileSync(path.join(dir, 'truth.jsonl'), 'utf8').trim().split('\n').map((l) => {
-      const t = JSON.parse(l);
-      return [t.uid, t];
-    }),
-  );
-  const ds = await openEvalDataset({ data: dir, split: 'test' });
   const head = {}; // kind → predicted alignment
   const recall = {}; // kind → [hits, words]
   const falseMarks = { colour: [0, 0], other: [0, 0] };
   const perImage = { label: [], marked: [], misalignedWords: [] };
-  let batch = [];
-  const flush = async () => {
+  await forEachTestBatch('alignment-by-type.js', dir, process.argv[3], async (model, batch) => {
     const out = await model.predict(batch.map((b) => b.image), batch.map((b) => b.caption), { heatmaps: false });
     out.forEach((r, k) => {
       const { sample, t } = batch[k];
@@ -66,15 +50,7 @@ const sd = (a) => Math.sqrt(mean(a.map((x) => (x - mean(a)) ** 2)));
       perImage.marked.push((r.misaligned ?? []).length);
       perImage.misalignedWords.push(bad.size);
     });
-    batch = [];
-  };
-  for await (const sample of ds.samples()) {
-    const t = truth.get(sample.uid);
-    if (!t) throw new Error(`${dir}: ${sample.uid} is not in truth.jsonl`);
-    batch.push({ sample, t, image: await decodeSampleImage(sample), caption: sample.caption });
-    if (batch.length === 16) await flush();
-  }
-  if (batch.length) await flush();
+  });
   const base = head.aligned ?? [];
   if (base.length < 2) throw new Error(`${dir}: fewer than two aligned test images`);
   const result = { n: perImage.label.length, alignment_head_shift: {}, keyword_recall: {}, false_marks: {} };

@@ -8,14 +8,10 @@
 // Needs the world's truth.jsonl, so synthetic worlds only.
 //   pnpm rahf synth --out w7big --n 3000 --seed 7
 //   node packages/reward/scripts/artifact-contrast.js w7big [checkpoint]   (default: the bundled one)
-const fs = require('fs');
 const path = require('path');
 const R = path.join(__dirname, '..', 'dist');
-const { initBackend } = require(R + '/backend');
-const { resolveCheckpoint } = require(R + '/bundled');
-const { RewardModel } = require(R + '/rahf/model');
 const { groundTruthOf } = require(R + '/eval/evaluate');
-const { openEvalDataset, decodeSampleImage } = require(R + '/eval/dataset');
+const { forEachTestBatch } = require('./world-test-split');
 const { plcc, cc, meanDefined } = require(R + '/metrics');
 
 function boxMean(map, side, scale, box, mask) {
@@ -63,18 +59,6 @@ function outsideMean(map, mask) {
 }
 
 (async () => {
-  const dir = process.argv[2];
-  if (!dir) throw new Error('usage: artifact-contrast.js WORLD_DIR [checkpoint]');
-  if (!fs.existsSync(path.join(dir, 'truth.jsonl'))) throw new Error(`${dir}: no truth.jsonl (a synthetic world from rahf synth is needed)`);
-  await initBackend();
-  const model = await RewardModel.load(resolveCheckpoint(process.argv[3]));
-  const truth = new Map(
-    fs.readFileSync(path.join(dir, 'truth.jsonl'), 'utf8').trim().split('\n').map((l) => {
-      const t = JSON.parse(l);
-      return [t.uid, t];
-    }),
-  );
-  const ds = await openEvalDataset({ data: dir, split: 'test' });
   const rows = {};
   const add = (type, key, v) => ((rows[type] ??= {})[key] ??= []).push(v);
   const perImage = { label: [], artifacts: [], predMass: [] };
@@ -83,8 +67,7 @@ function outsideMean(map, mask) {
   // cross-entropy on these maps.
   const bin = (p, y) => -(y > 0 ? y * Math.log(p) : 0) - (y < 1 ? (1 - y) * Math.log(1 - p) : 0);
   const gtPixels = { sum: 0, n: 0, entropy: 0 };
-  let batch = [];
-  const flush = async () => {
+  await forEachTestBatch('artifact-contrast.js', process.argv[2], process.argv[3], async (model, batch) => {
     const out = await model.predict(batch.map((b) => b.image), batch.map((b) => b.caption), { heatmaps: true });
     out.forEach((r, k) => {
       const { sample, t } = batch[k];
@@ -110,15 +93,7 @@ function outsideMean(map, mask) {
       perImage.label.push(gt.scores.plausibility);
       perImage.artifacts.push(t.artifacts.length);
     });
-    batch = [];
-  };
-  for await (const sample of ds.samples()) {
-    const t = truth.get(sample.uid);
-    if (!t) throw new Error(`${dir}: ${sample.uid} is not in truth.jsonl`);
-    batch.push({ sample, t, image: await decodeSampleImage(sample), caption: sample.caption });
-    if (batch.length === 16) await flush();
-  }
-  if (batch.length) await flush();
+  });
   const result = { n: perImage.label.length, types: {} };
   for (const [type, r] of Object.entries(rows)) {
     result.types[type] = { count: r.pred.length, pred_elevation: +mean(r.pred).toFixed(4) };
