@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { writeFileAtomic } from './util/atomic';
 
 /** Options of {@link Tokenizer.encodeBatch}. */
 export interface EncodeBatchOptions {
@@ -107,6 +108,15 @@ export class Tokenizer {
       throw new Error(`${file}: unsupported or malformed tokenizer (${String((e as Error).message ?? e).split('\n')[0]})`);
     }
     return new Tokenizer(hf, file, files, json, config);
+  }
+
+  /** Write {@link files} into `dir` (each atomically); returns the paths written. */
+  saveTo(dir: string): string[] {
+    return [...this.files].map(([name, text]) => {
+      const dst = path.join(dir, name);
+      writeFileAtomic(dst, text);
+      return dst;
+    });
   }
 
   /**

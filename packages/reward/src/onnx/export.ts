@@ -156,11 +156,7 @@ export function exportRahf(model: RewardModel, out: string, opts: ExportRahfOpti
   if (opts.heatmaps) files.heatmaps = write('rahf-heatmaps', `${stem}.heatmaps.onnx`);
   if (c.variant !== 'multi_head') files.encoder = write('rahf-encoder', `${stem}.encoder.onnx`);
   // Tokenizer files, so the folder is self-contained (from memory: see Tokenizer.files).
-  for (const [name, text] of model.tokenizer.files) {
-    const dst = path.join(dir, name);
-    writeFileAtomic(dst, text);
-    written.push(dst);
-  }
+  written.push(...model.tokenizer.saveTo(dir));
   const strip = (t: ReturnType<typeof rahfTextInputs>) => t.map(({ ids, mask, kind, type }) => ({ ids, mask, kind, type }));
   const manifest: RahfOnnxManifest = {
     format: 'rahf-onnx',

@@ -679,7 +679,7 @@ export class RewardModel {
     writeSafetensors(path.join(dir, 'model.safetensors'), map, { format: 'pt' });
     // From memory, not copied from tokenizer.file: that directory may be gone (a resumed run prunes the checkpoint it
     // started from), and a model saved without its tokenizer would load with another one.
-    for (const [name, text] of this.tokenizer.files) writeFileAtomic(path.join(dir, name), text);
+    this.tokenizer.saveTo(dir);
     writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(rahfConfigToJson(this.config), null, 2) + '\n');
   }
 
