@@ -3,11 +3,15 @@
 // the tiny model's late plateau is a capacity limit (TRAINING.md).
 //   - new ViT layers appended after the last one, their attention-output and MLP-output projections zero, so
 //     each new residual block starts as the identity;
-//   - a wider ViT MLP: the new hidden units get zero output weights.
+//   - a wider ViT MLP: the new hidden units get zero output weights;
+//   - word grounding (rahf/word-grounding.ts): its output projection zero, so the caption states start unchanged.
 // New weights otherwise start as a fresh model's (rahf/init.ts, seed 0).
 // The newest checkpoint (weights, config, AdamW moments zero-padded for the widened tensors; new tensors get
-// moments on their first update) and the run's model/ are rewritten in a copy of the run; resume that copy:
+// moments on their first update) and the run's model/ are rewritten in a copy of the run; "options" replaces
+// training options of that checkpoint (a resumed run keeps its own), e.g. the loss weights or
+// wordGroundingLrScale; resume that copy:
 //   node packages/reward/scripts/grow-checkpoint.js RUN GROWN '{"vitAddLayers":2,"vitMlp":256}'
+//   node packages/reward/scripts/grow-checkpoint.js RUN GROWN '{"wordGrounding":true,"options":{"wordGroundingLrScale":10}}'
 //   pnpm rahf train --out GROWN --resume --minutes <total>
 const fs = require('fs');
 const path = require('path');
@@ -21,9 +25,13 @@ const { initRahfParams, rahfParamShapes } = require(R + '/rahf/init');
 const BRANCH_OUT = /^vit\.encoder\.layer\.\d+\.(attention\.output|output)\.dense\.weight$/;
 const MLP_IN = /^vit\.encoder\.layer\.\d+\.intermediate\.dense\.(weight|bias)$/;
 const MLP_OUT = /^vit\.encoder\.layer\.\d+\.output\.dense\.weight$/;
+// New tensors: ViT layers and word grounding; of those, these start at zero.
+const NEW = /^(vit\.encoder\.layer\.|word_grounding\.)/;
+const ZERO = (name) => BRANCH_OUT.test(name) || name.startsWith('word_grounding.o.');
 
 const grownJson = (json, o) => ({
   ...json,
+  ...(o.wordGrounding ? { word_grounding: true } : {}),
   vit: { ...json.vit, num_hidden_layers: json.vit.num_hidden_layers + (o.vitAddLayers ?? 0), intermediate_size: o.vitMlp ?? json.vit.intermediate_size },
 });
 
@@ -60,18 +68,18 @@ function growFile(file, json, o, fresh) {
   }
   if (fresh) {
     for (const [name, { shape, data }] of fresh) {
-      if (out.has(name)) continue; // only a new layer's tensors
-      out.set(name, { dtype: 'float32', shape, data: BRANCH_OUT.test(name) ? new Float32Array(data.length) : data });
+      if (out.has(name)) continue; // only new tensors
+      out.set(name, { dtype: 'float32', shape, data: ZERO(name) ? new Float32Array(data.length) : data });
     }
   }
   writeSafetensors(file, out);
 }
 
-/** The grown config's ViT layer parameters as a fresh model of it starts (seed 0), by name. */
-function freshVitLayers(grown, dir) {
+/** The grown config's ViT layer and word grounding parameters as a fresh model of it starts (seed 0), by name. */
+function freshParams(grown, dir) {
   const c = rahfConfigFromJson(grown, dir);
-  const shapes = new Map(rahfParamShapes(c)); // checkpoint layout, which is the internal one for ViT tensors
-  const params = initRahfParams(c, 0, { skip: (n) => !n.startsWith('vit.encoder.layer.') });
+  const shapes = new Map(rahfParamShapes(c)); // checkpoint layout, which is the internal one for these tensors
+  const params = initRahfParams(c, 0, { skip: (n) => !NEW.test(n) });
   return new Map([...params].map(([n, v]) => [n, { shape: shapes.get(n), data: v.dataSync() }]));
 }
 
@@ -88,7 +96,7 @@ function growModelDir(dir, o, fresh) {
 
 async function main() {
   const [src, dst, spec] = process.argv.slice(2);
-  if (!src || !dst) throw new Error('usage: grow-checkpoint.js RUN GROWN \'{"vitAddLayers":2,"vitMlp":256}\'');
+  if (!src || !dst) throw new Error('usage: grow-checkpoint.js RUN GROWN \'{"vitAddLayers":2,"vitMlp":256,"wordGrounding":true}\'');
   if (fs.existsSync(dst)) throw new Error(`${dst}: already exists`);
   const o = JSON.parse(spec ?? '{}');
   const latestFile = path.join(src, 'checkpoints', 'latest');
@@ -104,16 +112,23 @@ async function main() {
     vit = json.vit;
     grown = grownJson(json, o).vit;
     if (grown.intermediate_size < vit.intermediate_size) throw new Error('vitMlp must not shrink the MLP');
-    const fresh = freshVitLayers(grownJson(json, o), ckpt);
+    const fresh = freshParams(grownJson(json, o), ckpt);
     growFile(path.join(ckpt, 'optimizer.safetensors'), json, o, null);
     growModelDir(ckpt, o, fresh);
+    if (o.options) {
+      const stateFile = path.join(ckpt, 'trainer_state.json');
+      const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+      state.options = { ...state.options, ...o.options };
+      fs.writeFileSync(stateFile, JSON.stringify(state));
+    }
     if (fs.existsSync(path.join(tmp, 'model', 'config.json'))) growModelDir(path.join(tmp, 'model'), o, fresh);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
   fs.renameSync(tmp, dst); // the grown copy appears whole or not at all
-  console.log(`grown: ${dst} (ViT ${vit.num_hidden_layers} → ${grown.num_hidden_layers} layers, MLP ${vit.intermediate_size} → ${grown.intermediate_size})`);
+  const wg = (o.wordGrounding ? ', word grounding added' : '') + (o.options ? `, options ${JSON.stringify(o.options)}` : '');
+  console.log(`grown: ${dst} (ViT ${vit.num_hidden_layers} → ${grown.num_hidden_layers} layers, MLP ${vit.intermediate_size} → ${grown.intermediate_size}${wg})`);
 }
 
 main().catch((e) => {

@@ -6,13 +6,14 @@
 //          misalignment mean and max)
 //   pool   the heads' feature map (encoder image positions + stem skip + pooled caption, as the config has them),
 //          mean- and max-pooled per channel
-//   cap    the caption positions of the encoder output (what the keyword decoder reads), mean- and max-pooled
+//   cap    the caption states the keyword decoder reads (the caption positions of the encoder output; grounded for
+//          word_grounding checkpoints), mean- and max-pooled
 //   all    head, hm and pool together; all+cap with cap
 // Each line gives the test PLCC for ridge strengths 1e-3 / 1e-2 / 1e-1 (features standardised on the training split).
 // If no probe beats `head` clearly, the heads already read out what the trunk carries.
 //   pnpm rahf synth --out w7big --n 3000 --seed 7
 //   node packages/reward/scripts/readout-probe.js <train data> w7big [checkpoint] [train limit, default 3000]
-// It reaches into RewardModel's private building blocks (visual, encodeJoint, featureMap, captionHidden, score,
+// It reaches into RewardModel's private building blocks (visual, stemSkip, encodeParts, featureMap, score,
 // heatmap) to get the feature map the heads read; a diagnostic, not API.
 const path = require('path');
 const R = path.join(__dirname, '..', 'dist');
@@ -20,8 +21,6 @@ const tf = require('@tensorflow/tfjs');
 const { initBackend } = require(R + '/backend');
 const { resolveCheckpoint } = require(R + '/bundled');
 const { RewardModel } = require(R + '/rahf/model');
-const { linear } = require(R + '/nn/layers');
-const { STEM_SKIP } = require(R + '/rahf/stem');
 const { captionMean } = require(R + '/rahf/caption-pool');
 const { openEvalDataset, decodeSampleImage } = require(R + '/eval/dataset');
 const { plcc } = require(R + '/metrics');
@@ -38,12 +37,11 @@ async function features(model, data, split, limit) {
     const pixels = await model.preprocessImages(images);
     const out = tf.tidy(() => {
       const { tokens, stem } = model.visual(pixels);
-      const skip = stem && model.config.imageStemSkip ? linear(stem, model.params, STEM_SKIP) : undefined;
-      const enc = model.encodeJoint(tokens, batch.map((s) => s.caption));
-      const { hidden, textMask } = enc;
-      const f = model.featureMap(enc, skip);
-      // The caption positions of the encoder output (pads masked out), mean- and max-pooled per channel.
-      const ch = model.captionHidden(hidden);
+      const parts = model.encodeParts(tokens, model.stemSkip(stem), batch.map((s) => s.caption));
+      const { textMask } = parts;
+      const f = model.featureMap(parts);
+      // The caption states (what the keyword decoder reads; pads masked out), mean- and max-pooled per channel.
+      const ch = parts.caption;
       const capMean = captionMean(ch, textMask);
       const capMax = tf.max(tf.add(ch, tf.mul(tf.sub(tf.expandDims(tf.cast(textMask, 'float32'), 2), 1), 1e9)), 1);
       const imp = model.heatmap(f, 'implausibility');

@@ -190,6 +190,7 @@ export function cli(args: string[]) {
           .option('image-stem', { type: 'string', describe: "conv stem widths in front of a preset's ViT, e.g. 16,32,64 (3×3 stride-2 stages), or none (default: the preset's; tiny has 16,32,64)" })
           .option('image-stem-skip', { type: 'boolean', describe: "also add the stem's map, projected, to the heads' input (default: the preset's; tiny has it, --no-image-stem-skip leaves it out)" })
           .option('caption-pool', { type: 'boolean', describe: "also add the caption's mean encoder output, projected, to the heads' input (default: the preset's; tiny has it, --no-caption-pool leaves it out)" })
+          .option('word-grounding', { type: 'boolean', describe: "let each caption position attend to the image positions before the keyword decoder and the caption pooling read it (default: the preset's; none has it)" })
           .option('tokenizer', { type: 'string', describe: 'tokenizer.json (default: the bundled synthetic-world tokenizer)' })
           .option('init-vit', { type: 'string', describe: 'HF ViT checkpoint (dir or hub id) for the image tower' })
           .option('init-t5', { type: 'string', describe: 'HF T5 checkpoint (dir or hub id) for the text tower' })
@@ -205,6 +206,7 @@ export function cli(args: string[]) {
           .option('loss-weights', { type: 'string', describe: 'e.g. heatmap=1,score=1,keywords=0.5' })
           .option('heatmap-loss', { type: 'string', choices: ['mse', 'bce'] })
           .option('score-head-lr-scale', { type: 'number', describe: 'learning-rate factor of the score heads (default 0.1)' })
+          .option('word-grounding-lr-scale', { type: 'number', describe: 'learning-rate factor of the word grounding layers (default 1; for grounding added to a trained run)' })
           .option('engine', { type: 'string', choices: ['ort', 'tfjs', 'auto'], describe: 'gradients by onnxruntime-node (all cores) or tfjs; auto: ort when available' })
           .option('augment', { type: 'string', describe: 'augmentations: paper | crop | none' })
           .option('freeze-backbone', { type: 'boolean', describe: 'train only the heads (ViT and T5 frozen)' })
@@ -231,6 +233,7 @@ export function cli(args: string[]) {
             imageStem: argv['image-stem'],
             imageStemSkip: argv['image-stem-skip'],
             captionPool: argv['caption-pool'],
+            wordGrounding: argv['word-grounding'],
             tokenizer: argv.tokenizer,
             initVit: argv['init-vit'],
             initT5: argv['init-t5'],
@@ -247,6 +250,7 @@ export function cli(args: string[]) {
             heatmapLoss: argv['heatmap-loss'],
             engine: argv.engine,
             scoreHeadLrScale: argv['score-head-lr-scale'],
+            wordGroundingLrScale: argv['word-grounding-lr-scale'],
             calibrate: argv.calibrate,
             augment: argv.augment,
             freezeBackbone: argv['freeze-backbone'],

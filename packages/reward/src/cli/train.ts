@@ -26,6 +26,7 @@ export interface TrainCliOptions {
   imageStem?: string;
   imageStemSkip?: boolean;
   captionPool?: boolean;
+  wordGrounding?: boolean;
   tokenizer?: string;
   initVit?: string;
   initT5?: string;
@@ -58,6 +59,7 @@ export interface TrainCliOptions {
   /** ort | tfjs | auto (default auto: onnxruntime-node when it loads and supports the model). */
   engine?: string;
   scoreHeadLrScale?: number;
+  wordGroundingLrScale?: number;
   /** Calibrate the keyword mark bias on the dev split after training (default true). */
   calibrate?: boolean;
 }
@@ -109,6 +111,7 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
   posInt('batch-size', o.batchSize);
   posNum('lr', o.lr);
   posNum('score-head-lr-scale', o.scoreHeadLrScale);
+  posNum('word-grounding-lr-scale', o.wordGroundingLrScale);
   posInt('warmup', o.warmup, 0);
   posNum('min-lr', o.minLr, true);
   posNum('weight-decay', o.weightDecay, true);
@@ -164,6 +167,7 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
   if (o.imageStemSkip !== undefined && o.init !== undefined) throw new UserError('--image-stem-skip changes the model; it cannot be combined with --init');
   if (o.imageStemSkip && imageStem !== undefined && !imageStem.length) throw new UserError('--image-stem-skip needs a stem; it cannot be combined with --image-stem none');
   if (o.captionPool !== undefined && o.init !== undefined) throw new UserError('--caption-pool changes the model; it cannot be combined with --init');
+  if (o.wordGrounding !== undefined && o.init !== undefined) throw new UserError('--word-grounding changes the model; it cannot be combined with --init');
   const preset = o.init === undefined ? o.preset ?? TRAIN_DEFAULTS.preset : undefined;
   // A preset without a T5 checkpoint needs a tokenizer: the bundled synthetic-world one.
   const tokenizer = o.tokenizer ?? (preset !== undefined && o.initT5 === undefined ? synthTokenizerFile() : undefined);
@@ -179,6 +183,7 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
     imageStem,
     imageStemSkip: o.imageStemSkip,
     captionPool: o.captionPool,
+    wordGrounding: o.wordGrounding,
     tokenizer,
     initVit: o.initVit,
     initT5: o.initT5,
@@ -205,6 +210,7 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
     limit: o.limit,
     engine: o.engine as TrainEngine | undefined,
     scoreHeadLrScale: o.scoreHeadLrScale ?? TRAIN_DEFAULTS.scoreHeadLrScale,
+    wordGroundingLrScale: o.wordGroundingLrScale,
   };
 }
 

@@ -3,6 +3,7 @@ import { RewardModel } from '../rahf/model';
 import { PROJECTION } from '../rahf/init';
 import { STEM_SKIP } from '../rahf/stem';
 import { CAPTION_POOL } from '../rahf/caption-pool';
+import { WORD_GROUNDING } from '../rahf/word-grounding';
 import { GraphBuilder } from './graph';
 import { linearG } from './export-common';
 import { heatmapHeadG, imageStemG, scoreHeadG } from './export-heads';
@@ -26,8 +27,9 @@ import { vitG } from './export-vit';
  * when masked). The ViT runs once and feeds every pass.
  *
  * Outputs: `score_<type>` [B] and, in the heatmap graph, `heatmap_<type>` [B, 16g, 16g]. The
- * multi-head scores graph also outputs `encoder_hidden` [B, L, D], the caption part of its encoder
- * output (free: the same pass); the augmented-prompt variant gets it from the separate encoder graph.
+ * multi-head scores graph also outputs `encoder_hidden` [B, L, D], the caption states the keyword decoder
+ * reads (the caption part of its encoder output, grounded for word_grounding configs; free: the same
+ * pass); the augmented-prompt variant gets it from the separate encoder graph.
  * onnxruntime runs every node of a graph whatever outputs are asked for, hence separate graphs for
  * the optional parts instead of optional outputs.
  */
@@ -78,7 +80,8 @@ function captionMeanG(g: GraphBuilder, caption: string, mask?: string): string {
 /**
  * RewardModel.run's trunk as graph pieces: the visual tokens (ViT output, with or without CLS, projected to the
  * T5 width) built once, a joint T5 encode of [visual; caption] per text, the patch positions of an encoder
- * output as an NCHW feature map [B, D, g, g], and its caption part. Shared by the inference and training graphs.
+ * output (plus the stem skip) as an NCHW feature map [B, D, g, g], and the caption states the keyword decoder
+ * reads. Shared by the inference and training graphs.
  */
 export function rahfTrunkG(g: GraphBuilder, model: RewardModel, px: string) {
   const c = model.config;
@@ -91,9 +94,23 @@ export function rahfTrunkG(g: GraphBuilder, model: RewardModel, px: string) {
   if (!c.keepClsInEncoder) vit = g.slice(vit, 1, 1, 1 + n);
   const visual = linearG(g, vit, model.params, PROJECTION);
   const start = c.keepClsInEncoder ? 1 : 0;
-  // rahf/stem.ts STEM_SKIP: the stem's NHWC map projected to the T5 width, as NCHW [B, D, g, g].
-  const skip = stem && c.imageStemSkip ? g.transpose(linearG(g, stem, model.params, STEM_SKIP), [0, 3, 1, 2]) : undefined;
+  // rahf/stem.ts STEM_SKIP: the stem's NHWC map projected to the T5 width, as [B, g·g, D] like the encoder positions.
+  const skip = stem && c.imageStemSkip ? g.reshape(linearG(g, stem, model.params, STEM_SKIP), [-1, n, d]) : undefined;
   const captionHidden = (hidden: string): string => g.slice(hidden, 1, nv, 2 ** 62);
+  // RewardModel.encodeParts: the patch positions plus the stem skip [B, N, D], and the caption states (grounded in
+  // them for word_grounding configs), built once per encoder output.
+  const parts = new Map<string, { image: string; caption: string }>();
+  const partsOf = (hidden: string) => {
+    let p = parts.get(hidden);
+    if (!p) {
+      let image = g.slice(hidden, 1, start, start + n);
+      if (skip) image = g.add(image, skip);
+      const cap = captionHidden(hidden);
+      p = { image, caption: c.wordGrounding ? groundCaptionG(g, cap, image, model.params, d) : cap };
+      parts.set(hidden, p);
+    }
+    return p;
+  };
   return {
     encode: (ids: string, mask?: string): string => {
       const x = g.concat([visual, embedG(g, model.t5, ids)], 1);
@@ -103,17 +120,25 @@ export function rahfTrunkG(g: GraphBuilder, model: RewardModel, px: string) {
     },
     /** `mask`: the caption's attention mask [B, L] int64, for configs that mask padding (caption pooling). */
     featureMap: (hidden: string, mask?: string): string => {
-      let map = g.reshape(g.transpose(g.slice(hidden, 1, start, start + n), [0, 2, 1]), [-1, d, grid, grid]);
-      if (skip) map = g.add(map, skip);
+      const p = partsOf(hidden);
+      let map = g.reshape(g.transpose(p.image, [0, 2, 1]), [-1, d, grid, grid]);
       if (c.captionPool) {
-        // rahf/caption-pool.ts: mean of the caption positions over real tokens, projected, added everywhere.
-        const mean = captionMeanG(g, captionHidden(hidden), mask);
+        // rahf/caption-pool.ts: mean of the caption states over real tokens, projected, added everywhere.
+        const mean = captionMeanG(g, p.caption, mask);
         map = g.add(map, g.reshape(linearG(g, mean, model.params, CAPTION_POOL), [-1, d, 1, 1]));
       }
       return map;
     },
-    captionHidden,
+    /** What the keyword decoder reads: the caption part of the encoder output, grounded for word_grounding configs. */
+    caption: (hidden: string): string => partsOf(hidden).caption,
   };
+}
+
+/** rahf/word-grounding.ts groundCaption: caption [B, L, D] + o(softmax(q(caption)·k(image)ᵀ/√D)·v(image)). */
+function groundCaptionG(g: GraphBuilder, caption: string, image: string, p: RewardModel['params'], d: number): string {
+  const lin = (x: string, n: string) => linearG(g, x, p, `${WORD_GROUNDING}.${n}`);
+  const logits = g.mul(g.matMul(lin(caption, 'q'), g.transpose(lin(image, 'k'), [0, 2, 1])), g.f32(1 / Math.sqrt(d)));
+  return g.add(caption, lin(g.matMul(g.op('Softmax', [logits], { axis: -1 }), lin(image, 'v')), 'o'));
 }
 
 /**
@@ -134,7 +159,7 @@ export function exportRahfGraph(model: RewardModel, part: RahfPart): GraphBuilde
   });
   const trunk = rahfTrunkG(g, model, px);
   const encode = (t: (typeof texts)[number]) => trunk.encode(t.idsV, t.maskV);
-  const { featureMap, captionHidden } = trunk;
+  const { featureMap, caption } = trunk;
   const head = (kind: 'score' | 'heatmap', type: string) => {
     const base = kind === 'score' ? 'score_predictor.' : 'heatmap_predictor.';
     return model.params.scope(c.variant === 'multi_head' ? `${base}${type}.` : base);
@@ -146,13 +171,13 @@ export function exportRahfGraph(model: RewardModel, part: RahfPart): GraphBuilde
     g.output(heatmapHeadG(g, feature, head('heatmap', t), side, c.heatmapStages), `heatmap_${t}`, 'float32', ['batch', side, side]);
 
   if (part === 'encoder') {
-    g.output(captionHidden(encode(texts[0])), 'encoder_hidden', 'float32', ['batch', 'text_len', d]);
+    g.output(caption(encode(texts[0])), 'encoder_hidden', 'float32', ['batch', 'text_len', d]);
   } else if (c.variant === 'multi_head') {
     const hidden = encode(texts[0]);
     const feature = featureMap(hidden, texts[0].maskV);
     for (const t of SCORE_NAMES) emitScore(t, feature);
     if (part === 'heatmaps') for (const t of HEATMAP_NAMES) emitHeat(t, feature);
-    g.output(captionHidden(hidden), 'encoder_hidden', 'float32', ['batch', 'text_len', d]);
+    g.output(caption(hidden), 'encoder_hidden', 'float32', ['batch', 'text_len', d]);
   } else {
     for (const t of texts) {
       const feature = featureMap(encode(t), t.maskV);
@@ -165,7 +190,7 @@ export function exportRahfGraph(model: RewardModel, part: RahfPart): GraphBuilde
 
 /**
  * The keyword decoder, as two graphs (T5Model.generate's computation with its KV cache):
- * - 'init': encoder_hidden_states [B, L, D] (the caption part of the encoder output) → cross_key_i,
+ * - 'init': encoder_hidden_states [B, L, D] (the caption states, rahfTrunkG's `caption`) → cross_key_i,
  *   cross_value_i [B, H, L, d_kv] for every decoder layer, once per decoding;
  * - 'step': decoder_input_ids [B, 1] (the newest token), past_key_i / past_value_i [B, H, T, d_kv] (T = 0
  *   at the first step), the cross keys/values and, for masked configs, encoder_attention_mask [B, L]

@@ -107,12 +107,12 @@ export function exportTrainGraph(model: RewardModel, o: TrainGraphOptions): Trai
     emit('heatmap', g.div(per.reduce((a, b) => g.add(a, b)), g.f32(per.length)), w.heatmap);
   }
   if (w.keywords > 0) {
-    // RewardModel.sequenceLoss: the decoder cross-attends to the caption part of the encoder output.
+    // RewardModel.sequenceLoss: the decoder cross-attends to the caption states (grounded for word_grounding configs).
     const T = o.targetLen;
     const decIds = g.input('decoder_input_ids', 'int64', [B, T]);
     const labels = g.input('labels', 'int64', [B, T]);
     const lw = g.input('label_weights', 'float32', [B, T]);
-    const caption = trunk.captionHidden(hidden);
+    const caption = trunk.caption(hidden);
     const logits = t5DecoderG(g, model.t5, decIds, caption, mask, false); // [B, T, V]
     const logp = g.op('LogSoftmax', [logits], { axis: -1 });
     const vocab = g.op('Range', [g.i64(0), g.i64(c.t5.vocab_size), g.i64(1)]);

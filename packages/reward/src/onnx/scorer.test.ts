@@ -93,6 +93,13 @@ const CASES: Case[] = [
     pixels: () => tf.randomUniform([3, 128, 128, 3], -1, 1, 'float32', 10) as tf.Tensor4D,
     prompts: ['one purple balloon at the top', 'a fish', 'two brown boxes on the left and a white car in the snow'],
   },
+  {
+    // Word grounding (rahf/word-grounding.ts): the caption states the decoder and the pooling read attend to the image.
+    name: 'tiny-word-grounding',
+    load: () => RewardModel.fromPreset('tiny', { tokenizer: TOKENIZER, seed: 11, wordGrounding: true }),
+    pixels: () => tf.randomUniform([3, 128, 128, 3], -1, 1, 'float32', 12) as tf.Tensor4D,
+    prompts: ['three red apples in a room', 'a cat', 'a blue car on the right and two green trees at night'],
+  },
 ];
 
 for (const c of CASES) {

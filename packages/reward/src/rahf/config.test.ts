@@ -102,6 +102,16 @@ describe('rahfConfigFromJson', () => {
     expect(() => rahfConfigFromJson({ ...base, caption_pool: 'yes' }, '/nonexistent')).toThrow(/caption_pool/);
   });
 
+  test('word_grounding: off unless given, saved and read back, non-booleans refused', () => {
+    const base = rahfConfigToJson(rahfConfigFromJson(readJsonConfig(multiDir), multiDir)) as Record<string, any>;
+    expect(rahfConfigFromJson(base, '/nonexistent').wordGrounding).toBe(false);
+    expect(rahfConfigToJson(rahfConfigFromJson(base, '/nonexistent'))).not.toHaveProperty('word_grounding');
+    const c = rahfConfigFromJson({ ...base, word_grounding: true }, '/nonexistent');
+    expect(c.wordGrounding).toBe(true);
+    expect(rahfConfigFromJson(JSON.parse(JSON.stringify(rahfConfigToJson(c))), '/nonexistent')).toEqual(c);
+    expect(() => rahfConfigFromJson({ ...base, word_grounding: 1 }, '/nonexistent')).toThrow(/word_grounding/);
+  });
+
   test('keyword_mark_bias: 0 (plain greedy decoding) by default, saved and read back, non-numbers refused', () => {
     const base = readJsonConfig(multiDir);
     expect(rahfConfigFromJson(base, multiDir).keywordMarkBias).toBe(0);

@@ -49,6 +49,11 @@ export interface RahfConfig {
    * feature map (rahf/caption-pool.ts), so the score heads read the prompt side of the encoder too.
    */
   captionPool: boolean;
+  /**
+   * `word_grounding`: each caption position of the encoder output attends to the heads' image positions and
+   * adds the projected read-out (rahf/word-grounding.ts) before the keyword decoder and the caption pooling read it.
+   */
+  wordGrounding: boolean;
   vit: ViTConfig;
   t5: T5Config;
   /** The HF config.json objects of the two towers, saved verbatim so a saved model is self-contained. */
@@ -232,6 +237,7 @@ export function rahfConfigFromJson(json: any, dir: string): RahfConfig {
     imageStem: json.image_stem === undefined || json.image_stem === null ? [] : intList(json.image_stem, 'image_stem', []),
     imageStemSkip: bool(json.image_stem_skip, 'image_stem_skip', false),
     captionPool: bool(json.caption_pool, 'caption_pool', false),
+    wordGrounding: bool(json.word_grounding, 'word_grounding', false),
     vit,
     t5,
     vitJson: vitSrc.json,
@@ -264,6 +270,7 @@ export function rahfConfigToJson(c: RahfConfig): Record<string, unknown> {
     ...(c.imageStem.length ? { image_stem: c.imageStem } : {}),
     ...(c.imageStemSkip ? { image_stem_skip: true } : {}),
     ...(c.captionPool ? { caption_pool: true } : {}),
+    ...(c.wordGrounding ? { word_grounding: true } : {}),
     heatmap_channels: c.heatmapChannels,
     heatmap_stages: c.heatmapStages,
     score_conv: c.scoreConv,

@@ -6,6 +6,7 @@ import { TORCH_TO_TF_FILTER } from './conv';
 import { ParamShapes, heatmapHeadShapes, scoreHeadShapes } from './heads';
 import { STEM_PREFIX, STEM_SKIP, imageStemShapes } from './stem';
 import { CAPTION_POOL } from './caption-pool';
+import { WORD_GROUNDING_LAYERS } from './word-grounding';
 
 /** Prefix of each part of the model in checkpoints (youweiliang's module names). */
 export const VIT_PREFIX = 'vit.';
@@ -32,6 +33,7 @@ export function rahfParamShapes(c: RahfConfig): ParamShapes {
     out.push([`${STEM_SKIP}.weight`, [c.t5.d_model, c.imageStem[c.imageStem.length - 1]]], [`${STEM_SKIP}.bias`, [c.t5.d_model]]);
   }
   if (c.captionPool) out.push([`${CAPTION_POOL}.weight`, [c.t5.d_model, c.t5.d_model]], [`${CAPTION_POOL}.bias`, [c.t5.d_model]]);
+  if (c.wordGrounding) for (const n of WORD_GROUNDING_LAYERS) out.push([`${n}.weight`, [c.t5.d_model, c.t5.d_model]], [`${n}.bias`, [c.t5.d_model]]);
   const d = c.t5.d_model;
   const score = scoreHeadShapes(d, gridSize(c), c.scoreConv, c.scoreLinear);
   const heat = heatmapHeadShapes(d, c.heatmapChannels, c.heatmapStages);

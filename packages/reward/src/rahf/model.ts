@@ -34,6 +34,7 @@ import { heatmapHead, scoreHead } from './heads';
 import { TF_TO_TORCH_FILTER, TORCH_TO_TF_FILTER } from './conv';
 import { STEM_SKIP, imageStem } from './stem';
 import { captionPool } from './caption-pool';
+import { groundCaption } from './word-grounding';
 import { PROJECTION, T5_PREFIX, VIT_PREFIX, initRahfParams, internalShape, isHeadFilter, rahfParamShapes } from './init';
 import { markLogitBias, misalignedWords } from './keywords';
 import { inferYouweiliangConfig } from './youweiliang';
@@ -53,6 +54,13 @@ export interface RichFeedback {
 export interface ForwardOutput {
   scores: Record<ScoreName, tf.Tensor1D>;
   heatmaps?: Record<HeatmapName, tf.Tensor3D>;
+}
+
+/** What the heads and the keyword decoder read from one joint encoding (RewardModel.encodeParts). */
+interface JointParts {
+  image: tf.Tensor3D;
+  caption: tf.Tensor3D;
+  textMask: tf.Tensor2D;
 }
 
 /** Internal forward result: outputs plus, on request, the caption's encoder states for the decoder. */
@@ -91,6 +99,8 @@ export interface PresetOptions {
   imageStemSkip?: boolean;
   /** Add the pooled caption, projected, to the heads' feature map (default: the preset's; rahf/caption-pool.ts). */
   captionPool?: boolean;
+  /** Ground the caption states in the image positions (default: the preset's; rahf/word-grounding.ts). */
+  wordGrounding?: boolean;
   trainable?: boolean;
   hub?: ResolveOptions;
 }
@@ -294,6 +304,7 @@ export class RewardModel {
     // The preset's skip needs one stem position per token; another stem (or none) goes without it.
     else if (!preset.imageStem.length || preset.patchSize !== 2 ** preset.imageStem.length) preset.imageStemSkip = false;
     if (opts.captionPool !== undefined) preset.captionPool = opts.captionPool;
+    if (opts.wordGrounding !== undefined) preset.wordGrounding = opts.wordGrounding;
     const stages = preset.imageStem.length;
     if (stages && vitDir) throw new Error(`preset "${name}": an image stem changes the ViT's input, so it cannot start from a pretrained ViT`);
     const down = 2 ** stages;
@@ -376,25 +387,41 @@ export class RewardModel {
     return { hidden, textMask: mask };
   }
 
+  /** image_stem_skip: the stem's map projected to the T5 width (NHWC [B, g, g, D]); none without a stem skip. */
+  private stemSkip(stem?: tf.Tensor4D): tf.Tensor4D | undefined {
+    return stem && this.config.imageStemSkip ? (linear(stem, this.params, STEM_SKIP) as tf.Tensor4D) : undefined;
+  }
+
   /**
-   * Encoder positions of the patches (CLS skipped) as an NHWC map [B, g, g, D], plus the stem skip and the
-   * pooled caption (rahf/caption-pool.ts) if the config has them.
+   * The parts of a joint encoding the heads and the decoder read: the encoder positions of the patches (CLS
+   * skipped) plus the stem skip, [B, N, D]; the caption states — the caption part of the encoder output,
+   * grounded in those image positions when the config has word_grounding (rahf/word-grounding.ts); the
+   * caption's token mask.
    */
-  private featureMap(enc: { hidden: tf.Tensor3D; textMask: tf.Tensor2D }, skip?: tf.Tensor4D): tf.Tensor4D {
-    const { hidden } = enc;
-    const g = gridSize(this.config);
+  private encodeParts(visual: tf.Tensor3D, skip: tf.Tensor4D | undefined, texts: string[]): JointParts {
+    const { hidden, textMask } = this.encodeJoint(visual, texts);
+    const n = gridSize(this.config) ** 2;
     const [b, , d] = hidden.shape;
     const start = this.config.keepClsInEncoder ? 1 : 0;
-    let map = tf.slice(hidden, [0, start, 0], [b, g * g, d]).reshape([b, g, g, d]) as tf.Tensor4D;
-    if (skip) map = tf.add(map, skip);
+    let image = tf.slice(hidden, [0, start, 0], [b, n, d]) as tf.Tensor3D;
+    if (skip) image = tf.add(image, skip.reshape([b, n, d]));
+    const caption = this.captionHidden(hidden);
+    return { image, caption: this.config.wordGrounding ? groundCaption(caption, image, this.params) : caption, textMask };
+  }
+
+  /** The heads' input: the image positions as an NHWC map [B, g, g, D], plus the pooled caption if configured (caption-pool.ts). */
+  private featureMap(parts: JointParts): tf.Tensor4D {
+    const g = gridSize(this.config);
+    const [b, , d] = parts.image.shape;
+    let map = parts.image.reshape([b, g, g, d]) as tf.Tensor4D;
     if (this.config.captionPool) {
-      const mask = this.config.maskTextPadding ? enc.textMask : undefined;
-      map = tf.add(map, captionPool(this.captionHidden(hidden), mask, this.params));
+      const mask = this.config.maskTextPadding ? parts.textMask : undefined;
+      map = tf.add(map, captionPool(parts.caption, mask, this.params));
     }
     return map;
   }
 
-  /** The caption part of the encoder output, which the keyword decoder cross-attends to. */
+  /** The caption part of the encoder output (what the keyword decoder reads, unless word grounding adds to it). */
   private captionHidden(hidden: tf.Tensor3D): tf.Tensor3D {
     const nv = visualTokenCount(this.config);
     const [b, l, d] = hidden.shape;
@@ -429,26 +456,25 @@ export class RewardModel {
     }
     const { tokens: visual, stem } = this.visual(pixelsNorm);
     // image_stem_skip: the stem's map projected to the T5 width, added to every feature map the heads read.
-    const skip = stem && this.config.imageStemSkip ? (linear(stem, this.params, STEM_SKIP) as tf.Tensor4D) : undefined;
+    const skip = this.stemSkip(stem);
     const scores = {} as Record<ScoreName, tf.Tensor1D>;
     const heatmaps = {} as Record<HeatmapName, tf.Tensor3D>;
     let caption: { hidden: tf.Tensor3D; mask: tf.Tensor2D } | undefined;
     if (this.config.variant === 'multi_head') {
-      const enc = this.encodeJoint(visual, prompts);
-      const { hidden, textMask } = enc;
-      const feature = this.featureMap(enc, skip);
+      const parts = this.encodeParts(visual, skip, prompts);
+      const feature = this.featureMap(parts);
       for (const t of SCORE_NAMES) scores[t] = this.score(feature, t);
       if (opts.heatmaps) for (const t of HEATMAP_NAMES) heatmaps[t] = this.heatmap(feature, t);
-      if (opts.caption) caption = { hidden: this.captionHidden(hidden), mask: textMask };
+      if (opts.caption) caption = { hidden: parts.caption, mask: parts.textMask };
     } else {
       const fmt = this.config.augmentedPromptFormat;
       const task = (kind: 'SCORE' | 'HEATMAP', t: string) =>
-        this.featureMap(this.encodeJoint(visual, prompts.map((p) => taskPrompt(fmt, kind, t, p))), skip);
+        this.featureMap(this.encodeParts(visual, skip, prompts.map((p) => taskPrompt(fmt, kind, t, p))));
       for (const t of SCORE_NAMES) scores[t] = this.score(task('SCORE', t), t);
       if (opts.heatmaps) for (const t of HEATMAP_NAMES) heatmaps[t] = this.heatmap(task('HEATMAP', t), t);
       if (opts.caption) {
-        const { hidden, textMask } = this.encodeJoint(visual, prompts);
-        caption = { hidden: this.captionHidden(hidden), mask: textMask };
+        const parts = this.encodeParts(visual, skip, prompts);
+        caption = { hidden: parts.caption, mask: parts.textMask };
       }
     }
     return { scores, heatmaps: opts.heatmaps ? heatmaps : undefined, caption };
@@ -538,11 +564,17 @@ export class RewardModel {
     return results;
   }
 
+  /** The joint encoding for the keyword paths; the stem skip is projected only when word grounding reads it. */
+  private keywordParts(pixelsNorm: tf.Tensor4D, prompts: string[]): JointParts {
+    const { tokens, stem } = this.visual(pixelsNorm);
+    return this.encodeParts(tokens, this.config.wordGrounding ? this.stemSkip(stem) : undefined, prompts);
+  }
+
   /** The caption's encoder output and token mask, what the keyword decoder reads. */
   private captionStates(pixelsNorm: tf.Tensor4D, prompts: string[]): { hidden: tf.Tensor3D; mask: tf.Tensor2D } {
     return tf.tidy(() => {
-      const { hidden, textMask } = this.encodeJoint(this.visual(pixelsNorm).tokens, prompts);
-      return { hidden: this.captionHidden(hidden), mask: textMask };
+      const { caption, textMask } = this.keywordParts(pixelsNorm, prompts);
+      return { hidden: caption, mask: textMask };
     });
   }
 
@@ -611,18 +643,13 @@ export class RewardModel {
   sequenceLoss(pixelsNorm: tf.Tensor4D, prompts: string[], targets: string[]): tf.Scalar {
     if (targets.length !== prompts.length) throw new Error(`sequenceLoss: ${prompts.length} prompts but ${targets.length} targets`);
     return tf.tidy(() => {
-      const visual = this.visual(pixelsNorm).tokens;
-      const { hidden, textMask } = this.encodeJoint(visual, prompts);
+      const { caption, textMask } = this.keywordParts(pixelsNorm, prompts);
       const enc = this.tokenizer.encodeBatch(targets, { maxLength: this.config.maxTextTokens });
       let labels = tf.tensor2d(enc.ids, undefined, 'int32');
       if (this.config.lossIgnoresPadding) {
         labels = tf.where(tf.cast(tf.tensor2d(enc.mask, undefined, 'int32'), 'bool'), labels, tf.fill(labels.shape, -100, 'int32'));
       }
-      const logits = this.t5.decode(
-        this.t5.shiftRight(labels),
-        this.captionHidden(hidden),
-        this.config.maskTextPadding ? textMask : undefined,
-      );
+      const logits = this.t5.decode(this.t5.shiftRight(labels), caption, this.config.maskTextPadding ? textMask : undefined);
       return this.t5.sequenceLoss(logits, labels);
     });
   }

@@ -53,6 +53,7 @@ const common = {
   imageStem: [] as number[],
   imageStemSkip: false,
   captionPool: false,
+  wordGrounding: false,
   heatmapStages: 4,
   augmentedPromptFormat: DEFAULT_AUGMENTED_PROMPT_FORMAT,
   imageMean: [0.5, 0.5, 0.5] as [number, number, number],

@@ -127,3 +127,13 @@ test('gradients with the tiny layout before its caption pooling (the heads read 
     m.dispose();
   }
 });
+
+test('gradients with word grounding (the caption states attend to the image positions)', async () => {
+  const m = await RewardModel.fromPreset('tiny', { tokenizer: synthTokenizerFile(), seed: 9, trainable: true, wordGrounding: true });
+  try {
+    expect(m.params.tensors.get('word_grounding.o.weight')!.shape).toEqual([64, 64]);
+    await check('word grounding', { heatmap: 10, score: 1, keywords: 0.2 }, 'bce', 2, [...m.params.tensors.keys()], m);
+  } finally {
+    m.dispose();
+  }
+});

@@ -191,6 +191,8 @@ test('bad input gives one-line user errors', async () => {
   await expect(fail(base('x13', { steps: 1, imageStem: 'none', imageStemSkip: true }))).rejects.toThrow('--image-stem-skip needs a stem; it cannot be combined with --image-stem none');
   await expect(fail(base('x14', { steps: 1, imageStemSkip: true, init: tmp }))).rejects.toThrow('--image-stem-skip changes the model; it cannot be combined with --init');
   await expect(fail(base('x15', { steps: 1, captionPool: true, init: tmp }))).rejects.toThrow('--caption-pool changes the model; it cannot be combined with --init');
+  await expect(fail(base('x16', { steps: 1, wordGrounding: true, init: tmp }))).rejects.toThrow('--word-grounding changes the model; it cannot be combined with --init');
+  await expect(fail(base('x17', { steps: 1, wordGroundingLrScale: 0 }))).rejects.toThrow('--word-grounding-lr-scale must be a number > 0, got 0');
   const e = await fail(base('x8', { steps: 1, lossWeights: 'bogus' })).catch((x) => x);
   expect(e).toBeInstanceOf(UserError);
   expect(String(e.message)).not.toContain('\n');

@@ -18,6 +18,7 @@
  * fed the tfjs variables' values each step; its host gradients are clipped and applied on the host by
  * the same AdamW arithmetic (host-adamw.ts, same checkpoint format) and assigned back to the variables.
  */
+import { WORD_GROUNDING } from '../rahf/word-grounding';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -56,6 +57,8 @@ export interface TrainOptions {
   imageStemSkip?: boolean;
   /** Caption pooling into the heads' feature map (rahf/caption-pool.ts). */
   captionPool?: boolean;
+  /** Word grounding of the caption states (rahf/word-grounding.ts). */
+  wordGrounding?: boolean;
   /** tokenizer.json for a preset without a T5 checkpoint. */
   tokenizer?: string;
   /** HF ViT / T5 checkpoints (dir or hub id) for the towers of a preset. */
@@ -95,6 +98,11 @@ export interface TrainOptions {
   engine?: TrainEngine;
   /** Learning-rate factor of the score heads (default 1). */
   scoreHeadLrScale?: number;
+  /**
+   * Learning-rate factor of the word grounding layers (rahf/word-grounding.ts; default 1). Grounding added to a
+   * trained run (scripts/grow-checkpoint.js) starts at the run's decayed rate, where it was not taken up.
+   */
+  wordGroundingLrScale?: number;
 }
 
 export type TrainEngine = 'ort' | 'tfjs' | 'auto';
@@ -219,6 +227,7 @@ async function buildModel(o: TrainOptions, resumeDir?: string): Promise<RewardMo
     imageStem: o.imageStem,
     imageStemSkip: o.imageStemSkip,
     captionPool: o.captionPool,
+    wordGrounding: o.wordGrounding,
     trainable: true,
   });
 }
@@ -357,7 +366,11 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
   // Score heads learn at a fraction of the rate: at the full rate a from-scratch tiny model's score MLPs
   // collapse to a constant (dead ReLUs) long before the shared features carry the defects they need.
   const headScale = o.scoreHeadLrScale ?? 1;
-  const lrScale = headScale === 1 ? undefined : (name: string) => (name.startsWith('score_predictor.') ? headScale : 1);
+  const groundScale = o.wordGroundingLrScale ?? 1;
+  const lrScale =
+    headScale === 1 && groundScale === 1
+      ? undefined
+      : (name: string) => (name.startsWith('score_predictor.') ? headScale : name.startsWith(`${WORD_GROUNDING}.`) ? groundScale : 1);
 
   // ORT gradients arrive on the host: clip and update there (host-adamw.ts), then assign the variables.
   const opt = engine === 'ort' ? new HostAdamW({ weightDecay: o.weightDecay }) : new AdamW({ weightDecay: o.weightDecay });
