@@ -20,14 +20,15 @@ const { initBackend } = require(R + '/backend');
 const { readSafetensors, writeSafetensors } = require(R + '/io/safetensors');
 const { rahfConfigFromJson } = require(R + '/rahf/config');
 const { initRahfParams, rahfParamShapes } = require(R + '/rahf/init');
+const { WORD_GROUNDING } = require(R + '/rahf/word-grounding');
 
 // Residual-branch outputs of a ViT layer: zero in a new layer makes the block the identity.
 const BRANCH_OUT = /^vit\.encoder\.layer\.\d+\.(attention\.output|output)\.dense\.weight$/;
 const MLP_IN = /^vit\.encoder\.layer\.\d+\.intermediate\.dense\.(weight|bias)$/;
 const MLP_OUT = /^vit\.encoder\.layer\.\d+\.output\.dense\.weight$/;
 // New tensors: ViT layers and word grounding; of those, these start at zero.
-const NEW = /^(vit\.encoder\.layer\.|word_grounding\.)/;
-const ZERO = (name) => BRANCH_OUT.test(name) || name.startsWith('word_grounding.o.');
+const NEW = (name) => name.startsWith('vit.encoder.layer.') || name.startsWith(`${WORD_GROUNDING}.`);
+const ZERO = (name) => BRANCH_OUT.test(name) || name.startsWith(`${WORD_GROUNDING}.o.`);
 
 const grownJson = (json, o) => ({
   ...json,
@@ -79,7 +80,7 @@ function growFile(file, json, o, fresh) {
 function freshParams(grown, dir) {
   const c = rahfConfigFromJson(grown, dir);
   const shapes = new Map(rahfParamShapes(c)); // checkpoint layout, which is the internal one for these tensors
-  const params = initRahfParams(c, 0, { skip: (n) => !NEW.test(n) });
+  const params = initRahfParams(c, 0, { skip: (n) => !NEW(n) });
   return new Map([...params].map(([n, v]) => [n, { shape: shapes.get(n), data: v.dataSync() }]));
 }
 

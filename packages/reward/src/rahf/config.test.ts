@@ -92,24 +92,18 @@ describe('rahfConfigFromJson', () => {
     expect(rahfConfigFromJson(JSON.parse(JSON.stringify(rahfConfigToJson(c))), '/nonexistent')).toEqual(c);
   });
 
-  test('caption_pool: off unless given, saved and read back, non-booleans refused', () => {
+  // Optional boolean parts of the model (rahf/caption-pool.ts, rahf/word-grounding.ts).
+  test.each([
+    ['caption_pool', 'captionPool'],
+    ['word_grounding', 'wordGrounding'],
+  ] as const)('%s: off unless given, saved and read back, non-booleans refused', (key, field) => {
     const base = rahfConfigToJson(rahfConfigFromJson(readJsonConfig(multiDir), multiDir)) as Record<string, any>;
-    expect(rahfConfigFromJson(base, '/nonexistent').captionPool).toBe(false);
-    expect(rahfConfigToJson(rahfConfigFromJson(base, '/nonexistent'))).not.toHaveProperty('caption_pool');
-    const c = rahfConfigFromJson({ ...base, caption_pool: true }, '/nonexistent');
-    expect(c.captionPool).toBe(true);
+    expect(rahfConfigFromJson(base, '/nonexistent')[field]).toBe(false);
+    expect(rahfConfigToJson(rahfConfigFromJson(base, '/nonexistent'))).not.toHaveProperty(key);
+    const c = rahfConfigFromJson({ ...base, [key]: true }, '/nonexistent');
+    expect(c[field]).toBe(true);
     expect(rahfConfigFromJson(JSON.parse(JSON.stringify(rahfConfigToJson(c))), '/nonexistent')).toEqual(c);
-    expect(() => rahfConfigFromJson({ ...base, caption_pool: 'yes' }, '/nonexistent')).toThrow(/caption_pool/);
-  });
-
-  test('word_grounding: off unless given, saved and read back, non-booleans refused', () => {
-    const base = rahfConfigToJson(rahfConfigFromJson(readJsonConfig(multiDir), multiDir)) as Record<string, any>;
-    expect(rahfConfigFromJson(base, '/nonexistent').wordGrounding).toBe(false);
-    expect(rahfConfigToJson(rahfConfigFromJson(base, '/nonexistent'))).not.toHaveProperty('word_grounding');
-    const c = rahfConfigFromJson({ ...base, word_grounding: true }, '/nonexistent');
-    expect(c.wordGrounding).toBe(true);
-    expect(rahfConfigFromJson(JSON.parse(JSON.stringify(rahfConfigToJson(c))), '/nonexistent')).toEqual(c);
-    expect(() => rahfConfigFromJson({ ...base, word_grounding: 1 }, '/nonexistent')).toThrow(/word_grounding/);
+    for (const bad of ['yes', 1]) expect(() => rahfConfigFromJson({ ...base, [key]: bad }, '/nonexistent')).toThrow(new RegExp(key));
   });
 
   test('keyword_mark_bias: 0 (plain greedy decoding) by default, saved and read back, non-numbers refused', () => {

@@ -18,7 +18,6 @@
  * fed the tfjs variables' values each step; its host gradients are clipped and applied on the host by
  * the same AdamW arithmetic (host-adamw.ts, same checkpoint format) and assigned back to the variables.
  */
-import { WORD_GROUNDING } from '../rahf/word-grounding';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -27,6 +26,7 @@ import { readSafetensors, writeSafetensors } from '../io/safetensors';
 import { heatmapSize, RahfVariant, SCORE_NAMES } from '../rahf/config';
 import { T5_PREFIX, VIT_PREFIX } from '../rahf/init';
 import { STEM_PREFIX } from '../rahf/stem';
+import { WORD_GROUNDING } from '../rahf/word-grounding';
 import { RewardModel } from '../rahf/model';
 import { writeFileAtomic } from '../util/atomic';
 import { formatDuration } from '../util/progress';
