@@ -12,25 +12,15 @@ const R = path.join(__dirname, '..', 'dist');
 const { readRichHF } = require(R + '/data/richhf');
 const { uidOf } = require(R + '/data/record');
 const { plcc } = require(R + '/metrics');
+const { gram, ridge } = require('./linear-fit');
 
 const FIELDS = { plausibility: 'artifactScore', alignment: 'misalignmentScore', aesthetics: 'aestheticsScore', overall: 'overallScore' };
 
-/** Least-squares fit of y on the columns of xs (with an intercept); returns the fitted values. */
+/** Least-squares fit of y on the columns of xs (with an intercept): the fitted values. */
 function fitted(xs, y) {
-  const rows = y.map((_, i) => [1, ...xs.map((x) => x[i])]);
-  const k = rows[0].length;
-  const a = Array.from({ length: k }, (_, r) => Array.from({ length: k + 1 }, (_, c) => rows.reduce((s, row, i) => s + row[r] * (c < k ? row[c] : y[i]), 0)));
-  for (let c = 0; c < k; c++) {
-    const p = a.reduce((best, _, r) => (r >= c && Math.abs(a[r][c]) > Math.abs(a[best][c]) ? r : best), c);
-    [a[c], a[p]] = [a[p], a[c]];
-    for (let r = 0; r < k; r++) {
-      if (r === c) continue;
-      const f = a[r][c] / a[c][c];
-      for (let j = c; j <= k; j++) a[r][j] -= f * a[c][j];
-    }
-  }
-  const beta = a.map((row, r) => row[k] / row[r]);
-  return rows.map((row) => row.reduce((s, v, j) => s + v * beta[j], 0));
+  const X = y.map((_, i) => xs.map((x) => x[i]));
+  const f = ridge(gram(X), X, y, 0);
+  return X.map(f);
 }
 
 (async () => {
