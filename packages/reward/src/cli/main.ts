@@ -201,6 +201,7 @@ export function cli(args: string[]) {
           .option('warmup', { type: 'number' })
           .option('schedule', { type: 'string', choices: ['rsqrt', 'cosine'] })
           .option('min-lr', { type: 'number' })
+          .option('cooldown', { type: 'number', describe: 'fraction of the run (0-1) over which the learning rate falls linearly to 0 at the end (default 0; may change on --resume)' })
           .option('weight-decay', { type: 'number' })
           .option('clip-norm', { type: 'number' })
           .option('loss-weights', { type: 'string', describe: 'e.g. heatmap=1,score=1,keywords=0.5' })
@@ -244,6 +245,7 @@ export function cli(args: string[]) {
             warmup: argv.warmup,
             schedule: argv.schedule,
             minLr: argv['min-lr'],
+            cooldown: argv.cooldown,
             weightDecay: argv['weight-decay'],
             clipNorm: argv['clip-norm'],
             lossWeights: argv['loss-weights'],

@@ -37,6 +37,7 @@ export interface TrainCliOptions {
   warmup?: number;
   schedule?: string;
   minLr?: number;
+  cooldown?: number;
   weightDecay?: number;
   clipNorm?: number;
   /** "heatmap=1,score=1,keywords=0.5" */
@@ -114,6 +115,7 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
   posNum('word-grounding-lr-scale', o.wordGroundingLrScale);
   posInt('warmup', o.warmup, 0);
   posNum('min-lr', o.minLr, true);
+  if (o.cooldown !== undefined && !(o.cooldown >= 0 && o.cooldown <= 1)) throw new UserError(`--cooldown must be a fraction of the run in [0, 1], got ${o.cooldown}`);
   posNum('weight-decay', o.weightDecay, true);
   posNum('clip-norm', o.clipNorm, true);
   posInt('checkpoint-every', o.checkpointEvery, 0);
@@ -194,6 +196,7 @@ export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOpti
     warmup: o.warmup ?? TRAIN_DEFAULTS.warmup,
     schedule: (o.schedule as ScheduleName | undefined) ?? TRAIN_DEFAULTS.schedule,
     minLr: o.minLr,
+    cooldown: o.cooldown,
     weightDecay: o.weightDecay ?? TRAIN_DEFAULTS.weightDecay,
     clipNorm: o.clipNorm ?? TRAIN_DEFAULTS.clipNorm,
     lossWeights,

@@ -4,6 +4,8 @@
  *   (the T5/ViT-finetuning default); it needs no known end, so it suits time-budgeted runs;
  * - `cosine`: half a cosine from lr down to `minLr` at `progress` 1 (the end of the run).
  * Steps count from 1 (the first update uses step 1).
+ * Either can end in a linear cooldown to 0 over the run's last fraction (`cooldownFactor`): rsqrt with a
+ * linear cooldown is how Zhai et al. ("Scaling Vision Transformers", 2022) train ViTs without a known end.
  */
 export type ScheduleName = 'rsqrt' | 'cosine';
 export const SCHEDULES: readonly ScheduleName[] = ['rsqrt', 'cosine'];
@@ -39,4 +41,25 @@ export function cosineProgress(step: number, warmup: number, totalSteps?: number
   if (totalSteps !== undefined) return totalSteps <= warmup ? 1 : (step - warmup) / (totalSteps - warmup);
   if (budgetSec !== undefined && elapsedSec !== undefined && budgetSec > 0) return elapsedSec / budgetSec;
   return 0;
+}
+
+/**
+ * How far a run is, in [0, 1]: the larger of step/totalSteps and elapsed/budget (a run stops at whichever
+ * limit it reaches first); 0 when neither limit is known.
+ */
+export function runProgress(step: number, totalSteps?: number, elapsedSec?: number, budgetSec?: number): number {
+  let p = 0;
+  if (totalSteps !== undefined && totalSteps > 0) p = Math.max(p, step / totalSteps);
+  if (budgetSec !== undefined && elapsedSec !== undefined && budgetSec > 0) p = Math.max(p, elapsedSec / budgetSec);
+  return Math.min(1, p);
+}
+
+/**
+ * Learning-rate factor of a linear cooldown over the last `fraction` of the run: 1 before it, then down
+ * to 0 at `progress` 1. `fraction` 0 turns it off.
+ */
+export function cooldownFactor(progress: number, fraction: number): number {
+  if (!(fraction >= 0 && fraction <= 1)) throw new Error(`schedule: cooldown must be in [0, 1], got ${fraction}`);
+  if (fraction === 0 || progress <= 1 - fraction) return 1;
+  return Math.max(0, (1 - progress) / fraction);
 }

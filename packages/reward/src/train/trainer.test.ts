@@ -104,6 +104,21 @@ test('--resume continues exactly like an uninterrupted run', async () => {
   expect(bytes(a.get('visual_token_projection.weight')!).equals(bytes(readSafetensors(path.join(tmp, 'fit', 'model', 'model.safetensors')).get('visual_token_projection.weight')!))).toBe(false);
 });
 
+test('--cooldown ramps the rate linearly to 0 at the end of the run, and a resume may change it', async () => {
+  const rsqrt = (step: number) => 3e-3 / Math.sqrt(step);
+  await runTrainResult(base('cool', { steps: 6, cooldown: 0.5, checkpointEvery: 3, engine: 'ort' }), quiet);
+  // Steps 1-3 are the first half (no cooldown), then factors 2/3, 1/3, 0 (progress step/6).
+  const want = [1, 1, 1, 2 / 3, 1 / 3, 0].map((f, i) => f * rsqrt(i + 1));
+  metrics('cool').forEach((m, i) => expect(m.lr).toBeCloseTo(want[i], 7));
+  // Resumed for two more steps with a quarter of the run as cooldown: progress 7/8 → factor 1/2, then 0.
+  await runTrainResult({ out: path.join(tmp, 'cool'), resume: true, steps: 8, cooldown: 0.25, progress: false }, quiet);
+  const m = metrics('cool');
+  expect(m.map((l) => l.step)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  expect(m[6].lr).toBeCloseTo(0.5 * rsqrt(7), 7);
+  expect(m[7].lr).toBe(0);
+  expect(readTrainerState(latestCheckpoint(path.join(tmp, 'cool'))!).options.cooldown).toBe(0.25);
+});
+
 test('a resumed run still writes its tokenizer after pruning the checkpoint it started from', async () => {
   await runTrainResult(base('prune', { steps: 2, checkpointEvery: 1, keepCheckpoints: 1, engine: 'ort' }), quiet);
   const read = (dir: string) => ['tokenizer.json', 'tokenizer_config.json'].map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
@@ -193,6 +208,7 @@ test('bad input gives one-line user errors', async () => {
   await expect(fail(base('x15', { steps: 1, captionPool: true, init: tmp }))).rejects.toThrow('--caption-pool changes the model; it cannot be combined with --init');
   await expect(fail(base('x16', { steps: 1, wordGrounding: true, init: tmp }))).rejects.toThrow('--word-grounding changes the model; it cannot be combined with --init');
   await expect(fail(base('x17', { steps: 1, wordGroundingLrScale: 0 }))).rejects.toThrow('--word-grounding-lr-scale must be a number > 0, got 0');
+  await expect(fail(base('x18', { steps: 1, cooldown: 1.5 }))).rejects.toThrow('--cooldown must be a fraction of the run in [0, 1], got 1.5');
   const e = await fail(base('x8', { steps: 1, lossWeights: 'bogus' })).catch((x) => x);
   expect(e).toBeInstanceOf(UserError);
   expect(String(e.message)).not.toContain('\n');

@@ -36,7 +36,7 @@ import { HeatmapLoss, LOSS_PARTS, LossPart, LossWeights, multiTaskLoss } from '.
 import { AdamW, clipGlobalNorm } from './optimizer';
 import { OrtTrainEngine, ortUnsupported } from './ort-engine';
 import { clipGlobalNormHost, HostAdamW } from './host-adamw';
-import { cosineProgress, learningRate, ScheduleName } from './schedule';
+import { cooldownFactor, cosineProgress, learningRate, runProgress, ScheduleName } from './schedule';
 
 export interface TrainOptions {
   /** Data folder with train.tfrecord (+ images/, captions.jsonl), as `rahf eval --data` takes. */
@@ -72,6 +72,11 @@ export interface TrainOptions {
   warmup: number;
   schedule: ScheduleName;
   minLr?: number;
+  /**
+   * Fraction of the run (by steps or minutes, whichever ends it) over which the rate falls linearly to 0
+   * (schedule.ts cooldownFactor); 0 or absent = none. A resume may change it, as it may the run's length.
+   */
+  cooldown?: number;
   weightDecay: number;
   /** Global gradient-norm clip (0 = off). */
   clipNorm: number;
@@ -315,6 +320,7 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
       ...saved.options,
       steps: opts.steps ?? saved.options.steps,
       minutes: opts.minutes ?? saved.options.minutes,
+      cooldown: opts.cooldown ?? saved.options.cooldown,
       engine: opts.engine ?? saved.options.engine,
       resume: true,
       out: opts.out,
@@ -451,7 +457,9 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
       }
       step++;
       const progress = o.schedule === 'cosine' ? cosineProgress(step, o.warmup, o.steps, elapsed(), budget) : 0;
-      const lr = learningRate({ name: o.schedule, lr: o.lr, warmup: o.warmup, minLr: o.minLr }, step, progress);
+      const lr =
+        learningRate({ name: o.schedule, lr: o.lr, warmup: o.warmup, minLr: o.minLr }, step, progress) *
+        (o.cooldown ? cooldownFactor(runProgress(step, o.steps, elapsed(), budget), o.cooldown) : 1);
       const hb = await (next ?? prepare(step));
       next = undefined;
       // Start the next batch's host work before waiting on this step's numbers.
