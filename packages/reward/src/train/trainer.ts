@@ -138,7 +138,7 @@ export interface TrainerState {
   step: number;
   elapsed: number;
   seed: number;
-  /** The run's options (a resumed run keeps them; only steps/minutes may change). */
+  /** The run's options (a resumed run keeps them; only steps, minutes, cooldown and engine may change). */
   options: TrainOptions;
   /** Batches and augmentations are keyed by (seed, step): this is the whole RNG state. */
   rng: { seed: number; next_step: number };
@@ -315,7 +315,7 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
     resumeDir = latestCheckpoint(opts.out);
     if (!resumeDir) throw new Error(`${opts.out}: no checkpoint to resume from (expected ${path.join(opts.out, CKPT_DIR, LATEST)})`);
     saved = readTrainerState(resumeDir);
-    // The run's own options, except how long to go on.
+    // The run's own options, except how long to go on, how it ends and where gradients run.
     o = {
       ...saved.options,
       steps: opts.steps ?? saved.options.steps,
