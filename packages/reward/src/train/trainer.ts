@@ -459,7 +459,7 @@ export async function train(opts: TrainOptions, io: TrainIO): Promise<TrainResul
       const progress = o.schedule === 'cosine' ? cosineProgress(step, o.warmup, o.steps, elapsed(), budget) : 0;
       const lr =
         learningRate({ name: o.schedule, lr: o.lr, warmup: o.warmup, minLr: o.minLr }, step, progress) *
-        (o.cooldown ? cooldownFactor(runProgress(step, o.steps, elapsed(), budget), o.cooldown) : 1);
+        cooldownFactor(runProgress(step, o.steps, elapsed(), budget), o.cooldown ?? 0);
       const hb = await (next ?? prepare(step));
       next = undefined;
       // Start the next batch's host work before waiting on this step's numbers.
