@@ -5,7 +5,9 @@ import * as path from 'path';
 import sharp from 'sharp';
 
 // End-to-end: the built `rahf` CLI as a user runs it, on a folder of good and bad files.
-const CLI = require.resolve('@richhf/reward/dist/cli/main.js');
+// The package's `bin` entry (its `exports` map keeps dist/ internals out of reach of imports).
+const REWARD = path.dirname(require.resolve('@richhf/reward/package.json'));
+const CLI = path.join(REWARD, require(path.join(REWARD, 'package.json')).bin.rahf);
 
 function rahf(args: string[]) {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, RAHF_BACKEND: 'wasm' } });

@@ -1,0 +1,2 @@
+// Public API of @richhf/guidance (filled in by the modules as they land).
+export {};
