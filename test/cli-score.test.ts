@@ -3,6 +3,8 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
+import { readHeatmapPng16 } from '@richhf/reward';
+import { displayFactor } from '@richhf/reward/viz';
 
 // End-to-end: the built `rahf` CLI as a user runs it, on a folder of good and bad files.
 // The package's `bin` entry (its `exports` map keeps dist/ internals out of reach of imports).
@@ -67,11 +69,20 @@ test('scores the good images of a folder, reports the bad ones at the end, write
   }
 });
 
-test('heatmap PNGs have the image size', async () => {
-  const meta = await sharp(path.join(dir, 'out', 'c-rgba.implausibility.png')).metadata();
-  expect([meta.width, meta.height, meta.channels]).toEqual([50, 70, 1]);
-  const over = await sharp(path.join(dir, 'out', 'c-rgba.implausibility.overlay.png')).metadata();
-  expect([over.width, over.height, over.channels]).toEqual([50, 70, 3]);
+test('raw heatmaps are 16-bit PNGs whose scale is in the JSON line; overlays are enlarged figures', async () => {
+  const out = path.join(dir, 'out-one');
+  const r = rahf(['score', path.join(dir, 'imgs', 'c-rgba.png'), '--prompt', 'a blue cat', '--checkpoint', ckpt, '--out', out]);
+  expect(r.code).toBe(0);
+  const h = JSON.parse(r.stdout.trim()).heatmaps.implausibility;
+  expect(h.file).toBe(path.join(out, 'c-rgba.implausibility.png'));
+  const meta = await sharp(h.file).metadata();
+  expect([meta.width, meta.height, meta.channels, meta.depth]).toEqual([h.width, h.height, 1, 'ushort']);
+  const map = await readHeatmapPng16(h.file, h.scale);
+  expect(Math.max(...map.data)).toBeCloseTo(h.max, 6);
+  const k = displayFactor(50, 70);
+  const over = await sharp(h.overlay).metadata();
+  expect(over.width).toBeGreaterThan(50 * k); // the image enlarged k times, then the legend strip
+  expect(over.height).toBeGreaterThanOrEqual(70 * k);
 });
 
 test('prompts from JSONL; an empty prompt fails only its image', () => {

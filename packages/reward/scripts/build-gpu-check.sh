@@ -3,9 +3,9 @@
 #   1. packs Node, Dawn (`webgpu`) and the Vulkan loaders into <repo>/.gpu-carry (git-ignored) with the
 #      workplace script, unless that is already done. Its path comes from GPU_CARRY_SCRIPT, default
 #      /work/shared/device/prepare-gpu-carry.sh (the repo never reads shared/ at run or test time);
-#   2. bundles src/gpu/check.ts with esbuild into .gpu-carry/app/gpu-check.js: everything but Dawn,
+#   2. bundles src/bench/gpu-check/main.ts with esbuild into .gpu-carry/app/gpu-check.js: everything but Dawn,
 #      which run.sh puts on NODE_PATH, and the native/wasm backends the check does not use; sharp
-#      (native, only for image files) is replaced by src/gpu/sharp-unavailable.ts.
+#      (native, only for image files) is replaced by src/bench/gpu-check/sharp-unavailable.ts.
 # The bundle is left xz-compressed (.gpu-carry/app/gpu-check.js.xz). On the GPU machine, from the
 # repo root, with carry [".gpu-carry"]:
 #   python3 -c 'import lzma,sys; open(sys.argv[2],"wb").write(lzma.open(sys.argv[1]).read())' \
@@ -26,9 +26,9 @@ if [ ! -x "$carry/run.sh" ] || [ ! -d "$carry/app/node_modules/webgpu" ]; then
   (cd "$root" && bash "$script")
 fi
 cd "$pkg"
-./node_modules/.bin/esbuild src/gpu/check.ts --bundle --platform=node --target=node20 --format=cjs \
+./node_modules/.bin/esbuild src/bench/gpu-check/main.ts --bundle --platform=node --target=node20 --format=cjs \
   --external:webgpu --external:@tensorflow/tfjs-node --external:@tensorflow/tfjs-node-gpu \
-  --external:@tensorflow/tfjs-backend-wasm --alias:sharp=./src/gpu/sharp-unavailable.ts \
+  --external:@tensorflow/tfjs-backend-wasm --alias:sharp=./src/bench/gpu-check/sharp-unavailable.ts \
   --minify --keep-names --log-level=warning --legal-comments=none --outfile="$carry/app/gpu-check.js"
 # The repo's tracked files plus the carry must stay under the device tool's 64 MiB: ship the bundle
 # xz-compressed (2.9 MB → 0.5 MB) and unpack it there (python3's lzma, as run.sh does for Dawn).

@@ -11,6 +11,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { registerFusedGelu } from './gpu/gelu';
+import { KernelArgs, wrapWebGPUKernel } from './gpu/webgpu-kernel';
 import { registerTiledMatMul } from './gpu/matmul';
 import { registerFusedNorms } from './gpu/norm';
 import { registerFusedSoftmax } from './gpu/softmax';
@@ -122,7 +123,6 @@ function describe(adapter: AdapterLike): string | undefined {
   return parts.length ? parts.join(' / ') : undefined;
 }
 
-type KernelArgs = Parameters<tf.KernelFunc>[0];
 interface WebGPUBackendLike {
   device?: { limits?: { maxStorageBuffersPerShaderStage?: number } };
   disposeData(dataId: unknown): void;
@@ -138,44 +138,37 @@ let addNChunked = false;
  * sums of at most limit − 1 inputs, then sums of those.
  */
 function chunkAddN(): void {
-  const k = tf.getKernel('AddN', 'webgpu');
-  if (!k || addNChunked) return;
-  const original = k.kernelFunc;
-  tf.unregisterKernel('AddN', 'webgpu');
-  tf.registerKernel({
-    kernelName: 'AddN',
-    backendName: 'webgpu',
-    kernelFunc: (args: KernelArgs) => {
-      const backend = args.backend as unknown as WebGPUBackendLike;
-      const max = Math.max(2, (backend.device?.limits?.maxStorageBuffersPerShaderStage ?? 8) - 1);
-      let parts = args.inputs as unknown as tf.TensorInfo[];
-      if (parts.length <= max) return original(args);
-      const partial: tf.TensorInfo[] = [];
-      while (parts.length > max) {
-        const next: tf.TensorInfo[] = [];
-        for (let i = 0; i < parts.length; i += max) {
-          const chunk = parts.slice(i, i + max);
-          if (chunk.length === 1) {
-            next.push(chunk[0]);
-            continue;
-          }
-          const sum = original({ ...args, inputs: chunk as unknown as KernelArgs['inputs'] }) as tf.TensorInfo;
-          partial.push(sum);
-          next.push(sum);
-        }
-        parts = next;
+  if (!addNChunked) addNChunked = wrapWebGPUKernel('AddN', addNInChunks);
+}
+
+function addNInChunks(args: KernelArgs, original: tf.KernelFunc): ReturnType<tf.KernelFunc> {
+  const backend = args.backend as unknown as WebGPUBackendLike;
+  const max = Math.max(2, (backend.device?.limits?.maxStorageBuffersPerShaderStage ?? 8) - 1);
+  let parts = args.inputs as unknown as tf.TensorInfo[];
+  if (parts.length <= max) return original(args);
+  const partial: tf.TensorInfo[] = [];
+  while (parts.length > max) {
+    const next: tf.TensorInfo[] = [];
+    for (let i = 0; i < parts.length; i += max) {
+      const chunk = parts.slice(i, i + max);
+      if (chunk.length === 1) {
+        next.push(chunk[0]);
+        continue;
       }
-      const out = original({ ...args, inputs: parts as unknown as KernelArgs['inputs'] });
-      for (const t of partial) backend.disposeData(t.dataId);
-      return out;
-    },
-  });
-  addNChunked = true;
+      const sum = original({ ...args, inputs: chunk as unknown as KernelArgs['inputs'] }) as tf.TensorInfo;
+      partial.push(sum);
+      next.push(sum);
+    }
+    parts = next;
+  }
+  const out = original({ ...args, inputs: parts as unknown as KernelArgs['inputs'] });
+  for (const t of partial) backend.disposeData(t.dataId);
+  return out;
 }
 
 /**
  * tfjs-backend-webgpu flags we set differently from tfjs, chosen by the settings sweep of the GPU
- * check (src/gpu/check.ts, docs/measurements/gpu-check-2026-11-26-h200-tiled.json) on an H200.
+ * check (src/bench/gpu-check/main.ts, docs/measurements/gpu-check-2026-11-26-h200-tiled.json) on an H200.
  * Callers may still override them with tf.env().set() after initBackend. Which matMul / conv programs
  * run is set in src/gpu/matmul.ts (RAHF_WEBGPU_MATMUL, RAHF_WEBGPU_CONV: tiled by default), whether
  * linear layers pass W transposed by flag in src/nn/layers.ts (RAHF_LINEAR_TRANSPOSE).

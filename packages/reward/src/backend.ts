@@ -1,3 +1,4 @@
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { tryWebGPU, webgpuFailure } from './backend-webgpu';
 
@@ -6,6 +7,8 @@ export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
 
 let chosen: BackendName | undefined;
 let logged = false;
+/** Whether the 'tensorflow' backend came from tfjs-node-gpu (CUDA) rather than tfjs-node. */
+let nodeGpu = false;
 
 function tryRequire(id: string): boolean {
   try {
@@ -21,7 +24,8 @@ async function activate(name: BackendName): Promise<boolean> {
   switch (name) {
     case 'tensorflow':
       // tfjs-node(-gpu) register the 'tensorflow' backend on import; both are optional peers.
-      if (!tryRequire('@tensorflow/tfjs-node-gpu') && !tryRequire('@tensorflow/tfjs-node')) return false;
+      nodeGpu = tryRequire('@tensorflow/tfjs-node-gpu');
+      if (!nodeGpu && !tryRequire('@tensorflow/tfjs-node')) return false;
       break;
     case 'wasm':
       if (!tryRequire('@tensorflow/tfjs-backend-wasm')) return false;
@@ -69,4 +73,16 @@ export async function initBackend(name?: string, opts: { quiet?: boolean } = {})
 
 export function currentBackend(): BackendName | undefined {
   return chosen;
+}
+
+/**
+ * Whether the active tfjs backend computes on a GPU (webgpu, or tfjs-node-gpu's 'tensorflow'): the case
+ * where tfjs, not onnxruntime-node on the CPU, is the faster engine. Reads the active backend without
+ * initialising one (none active: false).
+ */
+export function isGpuBackend(): boolean {
+  const name = chosen ?? tf.getBackend();
+  if (name === 'webgpu') return true;
+  if (name !== 'tensorflow') return false;
+  return nodeGpu || Object.keys(require.cache).some((k) => k.includes(`${path.sep}tfjs-node-gpu${path.sep}`));
 }

@@ -198,14 +198,20 @@ interface Coeffs {
   k: Int32Array; // fixed-point weights, ksize per output pixel
 }
 
-function coefficients(inSize: number, outSize: number, kernel: Kernel, backend: ProcessorBackend): Coeffs {
+/**
+ * The float weights of resampling `inSize` → `outSize` samples with `filter`, as PIL (and torchvision's
+ * antialiased resize) compute them: the kernel widened by the scale factor when shrinking, renormalised
+ * at the borders. Per output sample: its first input index and tap count (`bounds`), `ksize` weights.
+ * The 8-bit resize below rounds them to fixed point; rahf/preprocess.ts uses them in float.
+ */
+export function resampleWeights(inSize: number, outSize: number, filter: ResampleFilter): { ksize: number; bounds: Int32Array; w: Float64Array } {
+  const kernel = KERNELS[filter];
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
   const support = kernel.support * filterScale;
   const ksize = Math.ceil(support) * 2 + 1;
   const bounds = new Int32Array(outSize * 2);
   const w = new Float64Array(outSize * ksize);
-  let wMax = 0;
   for (let xx = 0; xx < outSize; xx++) {
     const center = (xx + 0.5) * scale;
     const xmin = Math.max(Math.trunc(center - support + 0.5), 0);
@@ -216,13 +222,17 @@ function coefficients(inSize: number, outSize: number, kernel: Kernel, backend: 
       w[xx * ksize + x] = v;
       sum += v;
     }
-    for (let x = 0; x < count; x++) {
-      if (sum !== 0) w[xx * ksize + x] /= sum;
-      wMax = Math.max(wMax, w[xx * ksize + x]);
-    }
+    if (sum !== 0) for (let x = 0; x < count; x++) w[xx * ksize + x] /= sum;
     bounds[xx * 2] = xmin;
     bounds[xx * 2 + 1] = count;
   }
+  return { ksize, bounds, w };
+}
+
+function coefficients(inSize: number, outSize: number, filter: ResampleFilter, backend: ProcessorBackend): Coeffs {
+  const { ksize, bounds, w } = resampleWeights(inSize, outSize, filter);
+  let wMax = 0;
+  for (const v of w) wMax = Math.max(wMax, v);
   let bits = PIL_PRECISION_BITS;
   if (backend === 'torchvision') {
     // Most bits (< 22) for which round(wMax · 2^bits) still fits an int16.
@@ -236,8 +246,8 @@ function coefficients(inSize: number, outSize: number, kernel: Kernel, backend: 
 }
 
 /** One separable pass over 8-bit RGB; `horizontal` resamples along x, else along y. */
-function pass(src: Uint8Array, w: number, h: number, outLen: number, horizontal: boolean, kernel: Kernel, backend: ProcessorBackend): Uint8Array {
-  const { bits, ksize, bounds, k } = coefficients(horizontal ? w : h, outLen, kernel, backend);
+function pass(src: Uint8Array, w: number, h: number, outLen: number, horizontal: boolean, filter: ResampleFilter, backend: ProcessorBackend): Uint8Array {
+  const { bits, ksize, bounds, k } = coefficients(horizontal ? w : h, outLen, filter, backend);
   const ow = horizontal ? outLen : w;
   const oh = horizontal ? h : outLen;
   const out = new Uint8Array(ow * oh * 3);
@@ -303,14 +313,14 @@ export function resizeImage(
   if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
     throw new Error(`resize: invalid target size ${width}x${height}`);
   }
-  const kernel = KERNELS[filter];
+  if (!KERNELS[filter]) throw new Error(`resize: unknown filter "${filter}"`);
   let u8 = toU8(img);
   let w = img.width;
   if (width !== img.width) {
-    u8 = pass(u8, img.width, img.height, width, true, kernel, backend);
+    u8 = pass(u8, img.width, img.height, width, true, filter, backend);
     w = width;
   }
-  if (height !== img.height) u8 = pass(u8, w, img.height, height, false, kernel, backend);
+  if (height !== img.height) u8 = pass(u8, w, img.height, height, false, filter, backend);
   return fromU8(u8, width, height, img.file);
 }
 
@@ -342,8 +352,15 @@ export function centerCrop(img: RgbImage, width: number, height: number, backend
 
 function normalizeInto(img: RgbImage, mean: number[], std: number[]): Float32Array {
   if (mean.length !== 3 || std.length !== 3) throw new Error(`mean/std need 3 values, got ${mean.length}/${std.length}`);
-  const out = new Float32Array(img.data.length);
-  for (let i = 0; i < out.length; i++) out[i] = (img.data[i] - mean[i % 3]) / std[i % 3];
+  return normalizeRgb(img.data, mean, std);
+}
+
+/**
+ * (x − mean) / std per channel of interleaved RGB values (NHWC), on the host: into `out` from `offset`
+ * (default a new array). normalizePixels below is the same in tfjs.
+ */
+export function normalizeRgb(x: ArrayLike<number>, mean: readonly number[], std: readonly number[], out = new Float32Array(x.length), offset = 0): Float32Array {
+  for (let i = 0; i < x.length; i++) out[offset + i] = (x[i] - mean[i % 3]) / std[i % 3];
   return out;
 }
 

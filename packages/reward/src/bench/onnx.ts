@@ -4,9 +4,8 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { RewardModel } from '../rahf/model';
 import { SCORE_NAMES, gridSize, visualTokenCount } from '../rahf/config';
-import { exportRahf } from '../onnx/export';
-import { OnnxScorer } from '../onnx/scorer';
-import { exportOnnx } from '../onnx/export';
+import { OnnxScorer } from '../onnx/onnx-scorer';
+import { exportOnnx, exportRahf } from '../onnx/export';
 import { writeModel } from '../onnx/proto';
 import { BUNDLED_TOKENIZER } from '../bundled';
 
@@ -167,7 +166,9 @@ export async function benchOnnx(opts: BenchOnnxOptions = {}): Promise<BenchOnnxF
     const [x1, x8] = [px(1), px(8)];
     const vit = await ort.InferenceSession.create(path.join(dir, 'vit.onnx'), { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
     closers.push(() => vit.release());
-    const vitFeed = { pixel_values: new ort.Tensor('float32', x1, [1, s, s, 3]) };
+    // The ViT's own input: the image itself, or (presets with a conv stem, e.g. tiny) the stem's map.
+    const { image_size: vs, num_channels: vc } = config.vit;
+    const vitFeed = { pixel_values: new ort.Tensor('float32', Float32Array.from({ length: vs * vs * vc }, (_, i) => Math.sin(i * 0.37) * 0.9), [1, vs, vs, vc]) };
     const yardstick = () => vit.run(vitFeed);
     const load0 = os.loadavg()[0];
     t0 = process.hrtime.bigint();

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { exportRahfGraph } from '../onnx/export-rahf';
 import { writeModel } from '../onnx/proto';
 import { RewardModel } from '../rahf/model';
-import { OrtScoreGrad } from '../onnx/grad-scorer';
+import { OrtScoreGrad } from '../onnx/ort-score-grad';
 import { BUNDLED_TOKENIZER } from '../bundled';
 import { ScoreName } from '../rahf/config';
 
@@ -54,7 +54,7 @@ export interface BenchScoreGradFigures {
   best_level: string;
   /**
    * max |ORT − tfjs| / max |tfjs| of the pixel gradient and the cosine of the two (with `check`). The random
-   * paper model's gradient is ill-conditioned (RAHF's channel RMS norms, see src/gpu/check.ts): two
+   * paper model's gradient is ill-conditioned (RAHF's channel RMS norms, see src/bench/gpu-check/paper-parity.ts): two
    * optimisation levels of the same ORT graph already differ by ~2e-2 at the worst pixel (cosine 0.99998).
    */
   rel_err_vs_tfjs?: number;

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend';
 import { HEATMAP_NAMES, heatmapSize } from '../rahf/config';
 import { RewardModel } from '../rahf/model';
-import { TRAIN_DEFAULTS } from '../cli/train';
+import { TRAIN_DEFAULTS } from '../train/options';
 import { HostBatch, toTensors, disposeBatch } from '../train/data';
 import { clipGlobalNormHost, HostAdamW } from '../train/host-adamw';
 import { LossWeights, multiTaskLoss, parseLossWeights } from '../train/loss';

@@ -6,7 +6,7 @@ import { BUNDLED_CHECKPOINT } from '../bundled';
 import { writeSynthWorld } from '../data/synth/world';
 import { RewardModel } from '../rahf/model';
 import { runCalibrate } from './calibrate';
-import { UserError } from './errors';
+import { UserError } from '../errors';
 
 let tmp: string;
 let data: string;
@@ -55,7 +55,7 @@ test('bad input gives one-line user errors', async () => {
   const q = capture().io;
   await expect(runCalibrate({ checkpoint: path.join(tmp, 'none'), data }, q)).rejects.toThrow(UserError);
   await expect(runCalibrate({ checkpoint: path.join(tmp, 'none'), data }, q)).rejects.toThrow(/none: no config\.json there/);
-  await expect(runCalibrate({ checkpoint: ckpt, data, limit: 0 }, q)).rejects.toThrow(/--limit must be a positive integer/);
+  await expect(runCalibrate({ checkpoint: ckpt, data, limit: 0 }, q)).rejects.toThrow(/--limit must be an integer >= 1/);
   await expect(runCalibrate({ checkpoint: ckpt, data, biases: [NaN] }, q)).rejects.toThrow(/--biases must be numbers/);
   await expect(runCalibrate({ checkpoint: ckpt, data: path.join(tmp, 'nowhere') }, q)).rejects.toThrow(/nowhere/);
 });

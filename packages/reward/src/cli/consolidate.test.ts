@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { readRichHFAll } from '../data/richhf';
 import { captionsPathFor, runConsolidate } from './consolidate';
-import { UserError } from './errors';
+import { UserError } from '../errors';
 
 let dir: string;
 beforeEach(() => (dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-consolidate-'))));

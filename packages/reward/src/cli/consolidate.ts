@@ -5,7 +5,8 @@ import type { RichHFRecord } from '../data/record';
 import { writeRichHF } from '../data/richhf';
 import { writeFileAtomic } from '../util/atomic';
 import { Progress } from '../util/progress';
-import { UserError } from './errors';
+import { UserError } from '../errors';
+import { guarded, rahfCommand } from './command';
 
 export interface ConsolidateCliOptions {
   /** Raw annotations, JSONL (docs/raw-annotations.md). */
@@ -65,3 +66,15 @@ export async function runConsolidate(opts: ConsolidateCliOptions): Promise<numbe
   }
   return 0;
 }
+
+export const consolidateCommand = rahfCommand({
+  command: 'consolidate',
+  describe: 'consolidate per-annotator raw annotations (JSONL) into RichHF TFRecords (docs/raw-annotations.md)',
+  builder: (y) =>
+    y
+      .option('input', { type: 'string', demandOption: true, describe: 'raw annotations: one JSON line per (image, annotator)' })
+      .option('out', { type: 'string', demandOption: true, describe: 'RichHF TFRecord file to write' })
+      .option('map-size', { type: 'number', default: 512, describe: 'heatmap side in pixels (RichHF-18K: 512)' })
+      .option('captions', { type: 'string', describe: 'captions sidecar to write (default: <out stem>.captions.jsonl)' }),
+  handler: (argv) => guarded(argv, () => runConsolidate(argv), false),
+});

@@ -35,6 +35,7 @@ test('generates a set, writes overlays, prints the evaluation tables and writes 
   expect(overlays[0]).toMatch(/^synth-7-000000\.(implausibility|misalignment)\.png$/);
   const text = out.join('\n');
   expect(text).toContain('plausibility');
+  expect(text).toMatch(/implausibility: look at the .+ \(peak [\d.]+ at x \d+, y \d+/); // where a person should look
   expect(text).toContain('Evaluation on the 16 images');
   const json = JSON.parse(fs.readFileSync(path.join(tmp, 'demo', 'eval.json'), 'utf8'));
   expect(json.n).toBe(16);

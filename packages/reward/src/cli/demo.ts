@@ -3,13 +3,16 @@ import * as path from 'path';
 import { resolveCheckpoint } from '../bundled';
 import { WORLD_MANIFEST, writeSynthWorld } from '../data/synth/world';
 import { readCaptionsJsonl } from '../eval/dataset';
-import { overlayPng } from '../heatmap-image';
+import { heatmapPeak } from '../heatmap-image';
+import { heatmapFigurePng } from '../viz/heatmap-figure';
+import { flaggedOf } from '../viz/html';
 import { loadImage } from '../image';
 import { RewardModel } from '../rahf/model';
 import { writeFileAtomic } from '../util/atomic';
 import { formatDuration } from '../util/progress';
-import { UserError } from './errors';
+import { UserError } from '../errors';
 import { runEval } from './eval';
+import { CliIO, checkIntIn, guarded, processIO, rahfCommand } from './command';
 
 export interface DemoOptions {
   /** Output folder (default ./demo-out): data/ (the synthetic set), overlays/, eval.json. */
@@ -26,18 +29,10 @@ export interface DemoOptions {
   progress?: boolean;
 }
 
-export interface DemoIO {
-  stdout: (text: string) => void;
-  stderr: (line: string) => void;
-}
-
-const defaultIO: DemoIO = {
-  stdout: (t) => process.stdout.write(t + '\n'),
-  stderr: (l) => process.stderr.write(l + '\n'),
-};
-
-function checkInt(name: string, v: number, lo: number, hi: number): void {
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new UserError(`--${name} must be an integer in [${lo}, ${hi}], got ${v}`);
+/** A path relative to the working directory when it lies under it, else as it is. */
+function shortPath(file: string): string {
+  const rel = path.relative(process.cwd(), file);
+  return rel && !rel.startsWith('..') ? rel : file;
 }
 
 /**
@@ -46,15 +41,15 @@ function checkInt(name: string, v: number, lo: number, hi: number): void {
  * the set with the paper's metrics against the constant baseline and print the tables. Returns the
  * exit code.
  */
-export async function runDemo(opts: DemoOptions = {}, io: DemoIO = defaultIO): Promise<number> {
+export async function runDemo(opts: DemoOptions = {}, io: CliIO = processIO): Promise<number> {
   const t0 = Date.now();
   const out = path.resolve(opts.out ?? 'demo-out');
   const n = opts.n ?? 200;
   const seed = opts.seed ?? 7;
   const nOverlays = opts.overlays ?? 4;
-  checkInt('n', n, 10, 100000);
-  checkInt('seed', seed, 0, 2 ** 31 - 1);
-  checkInt('overlays', nOverlays, 0, 1000);
+  checkIntIn('n', n, 10, 100000);
+  checkIntIn('seed', seed, 0, 2 ** 31 - 1);
+  checkIntIn('overlays', nOverlays, 0, 1000);
   const checkpoint = resolveCheckpoint(opts.checkpoint);
   const dataDir = path.join(out, 'data');
   if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new UserError(`${out}: exists and is not a directory`);
@@ -74,7 +69,7 @@ export async function runDemo(opts: DemoOptions = {}, io: DemoIO = defaultIO): P
     const model = await RewardModel.load(checkpoint);
     try {
       const images = await Promise.all(picked.map(([uid]) => loadImage(path.join(dataDir, 'images', `${uid}.png`))));
-      const results = await model.predict(images, picked.map(([, c]) => c), { batchSize: opts.batchSize ?? 8 });
+      const results = await model.score(images, picked.map(([, c]) => c), { heatmaps: true, keywords: true, batchSize: opts.batchSize ?? 8 });
       io.stdout(`Scores of ${picked.length} images (overlays in ${overlayDir}):`);
       for (let i = 0; i < picked.length; i++) {
         const [uid, caption] = picked[i];
@@ -84,9 +79,17 @@ export async function runDemo(opts: DemoOptions = {}, io: DemoIO = defaultIO): P
           `  ${uid}  "${caption}"\n    plausibility ${s.plausibility.toFixed(2)}  alignment ${s.alignment.toFixed(2)}  ` +
             `aesthetics ${s.aesthetics.toFixed(2)}  overall ${s.overall.toFixed(2)}  misaligned: ${(r.misaligned ?? []).join(', ') || '—'}`,
         );
+        // Where a person should look: each map's peak, in words and pixels, beside the figure's file.
         for (const [kind, map] of Object.entries(r.heatmaps ?? {})) {
           const img = images[i];
-          writeFileAtomic(path.join(overlayDir, `${uid}.${kind}.png`), await overlayPng(img.data, img.width, img.height, map));
+          const file = path.join(overlayDir, `${uid}.${kind}.png`);
+          const flagged = flaggedOf(r);
+          writeFileAtomic(file, await heatmapFigurePng({ image: img, map, title: kind, prompt: caption, flagged, scores: s }));
+          const p = heatmapPeak(map, img.width, img.height);
+          io.stdout(
+            `    ${kind}: look at the ${p.region} (peak ${p.value.toFixed(2)} at x ${p.x}, y ${p.y}; ` +
+              `${Math.round(p.area * 100)}% of the image at ≥ half of it) → ${shortPath(file)}`,
+          );
         }
       }
     } finally {
@@ -104,3 +107,16 @@ export async function runDemo(opts: DemoOptions = {}, io: DemoIO = defaultIO): P
   io.stderr(`rahf demo: done in ${formatDuration((Date.now() - t0) / 1000)}; metrics JSON in ${path.join(out, 'eval.json')}`);
   return code;
 }
+
+export const demoCommand = rahfCommand({
+  command: 'demo',
+  describe: 'generate a small synthetic set, score it with the bundled checkpoint, write overlays, print the evaluation',
+  builder: (y) =>
+    y
+      .option('out', { type: 'string', default: 'demo-out', describe: 'output folder' })
+      .option('n', { type: 'number', default: 200, describe: 'synthetic images to generate' })
+      .option('seed', { type: 'number', default: 7 })
+      .option('checkpoint', { type: 'string', describe: 'checkpoint (default: bundled)' })
+      .option('overlays', { type: 'number', default: 4 }),
+  handler: (argv) => guarded(argv, () => runDemo({ out: argv.out, n: argv.n, seed: argv.seed, checkpoint: argv.checkpoint, overlays: argv.overlays })),
+});

@@ -14,8 +14,9 @@ import { parityDir } from '../parity/fixtures';
 import { promptWords } from '../rahf/keywords';
 import { RewardModel } from '../rahf/model';
 import { HEATMAP_NAMES, SCORE_NAMES } from '../rahf/config';
-import { UserError } from './errors';
-import { EvalIO, runEval } from './eval';
+import { UserError } from '../errors';
+import { CliIO } from './command';
+import { runEval } from './eval';
 
 const RAHF_TOKENIZER = path.join(parityDir(), 'rahf', 't5', 'tokenizer.json');
 const SCORE_FIELD = { plausibility: 'artifactScore', alignment: 'misalignmentScore', aesthetics: 'aestheticsScore', overall: 'overallScore' } as const;
@@ -74,7 +75,7 @@ function writeClipTokenizer(dir: string): void {
   fs.writeFileSync(path.join(dir, 'tokenizer.json'), JSON.stringify(json));
 }
 
-function capture(): EvalIO & { out: string[]; err: string[] } {
+function capture(): CliIO & { out: string[]; err: string[] } {
   const out: string[] = [];
   const err: string[] = [];
   return { out, err, stdout: (t) => out.push(t), stderr: (l) => err.push(l) };
@@ -282,7 +283,7 @@ test('bad input gives one-line errors', async () => {
   await expect(run({ data: path.join(world, 'test.tfrecord'), images: path.join(world, 'images') })).rejects.toThrow(
     /no record has both an image and a prompt/,
   );
-  await expect(run({ batchSize: 0 })).rejects.toThrow(/--batch-size must be a positive integer/);
+  await expect(run({ batchSize: 0 })).rejects.toThrow(/--batch-size must be an integer >= 1/);
   for (const bad of [{ data: path.join(tmp, 'nope') }, { split: 'val' }, { batchSize: -1 }]) {
     const e = await run(bad).catch((x) => x);
     expect(e).toBeInstanceOf(UserError);
@@ -290,5 +291,5 @@ test('bad input gives one-line errors', async () => {
   }
   const notJson = path.join(tmp, 'bad-captions.jsonl');
   fs.writeFileSync(notJson, '{"uid": "a", "caption": "x"}\nnot json\n');
-  await expect(run({ captions: notJson })).rejects.toThrow(/bad-captions\.jsonl:2: not a JSON line/);
+  await expect(run({ captions: notJson })).rejects.toThrow(/bad-captions\.jsonl:2: not valid JSON/);
 });

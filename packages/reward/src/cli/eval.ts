@@ -1,28 +1,18 @@
 import { resolveCheckpoint } from '../bundled';
 import { ClipBaseline, constantPredictor, clipPredictor, DataMeans, loadClipBaseline, meansOf, trainMeans } from '../eval/baselines';
-import { openEvalDataset } from '../eval/dataset';
+import { DatasetOptions, openEvalDataset } from '../eval/dataset';
 import { evaluateSamples, modelPredictor, Predictor } from '../eval/evaluate';
 import { EvalReport, formatTables, reportJson, reportNotes } from '../eval/table';
 import { RewardModel } from '../rahf/model';
 import { writeFileAtomic } from '../util/atomic';
 import { Progress } from '../util/progress';
-import { UserError } from './errors';
+import { UserError } from '../errors';
+import { CliIO, checkInt, guarded, processIO, rahfCommand } from './command';
 
-export interface EvalCliOptions {
+/** `rahf eval` options: where the evaluation set is (eval/dataset.ts DatasetOptions) and what to run and print. */
+export interface EvalCliOptions extends DatasetOptions {
   /** RAHF checkpoint directory or hub id (default: the bundled one). */
   checkpoint?: string;
-  /** Data folder with `<split>.tfrecord` (e.g. a synthetic world) or a RichHF `.tfrecord` file. */
-  data: string;
-  /** Split of a data folder (default "test"). */
-  split?: string;
-  /** Image folder (`<uid>.<ext>`, optional `<uid>.txt`). */
-  images?: string;
-  /** Pick-a-Pic-shaped parquet files with images and captions. */
-  parquet?: string[];
-  /** `{uid, caption}` JSONL. */
-  captions?: string;
-  /** Train TFRecord for the constant baseline (default: train.tfrecord of a data folder). */
-  train?: string;
   /** HF CLIP checkpoint (directory or hub id) for the CLIP alignment baseline. */
   clip?: string;
   /** Print the JSON document instead of the tables. */
@@ -31,26 +21,10 @@ export interface EvalCliOptions {
   out?: string;
   /** Samples per batch (default 8). */
   batchSize?: number;
-  /** Evaluate only the first N usable records. */
-  limit?: number;
   /** Cap on generated keyword tokens (default 100). */
   maxNewTokens?: number;
   /** Progress line on stderr (default: on). */
   progress?: boolean;
-}
-
-export interface EvalIO {
-  stdout: (text: string) => void;
-  stderr: (line: string) => void;
-}
-
-export const defaultEvalIO: EvalIO = {
-  stdout: (t) => process.stdout.write(t + '\n'),
-  stderr: (l) => process.stderr.write(l + '\n'),
-};
-
-export function checkPositiveInt(name: string, v: number | undefined): void {
-  if (v !== undefined && !(Number.isInteger(v) && v > 0)) throw new UserError(`--${name} must be a positive integer, got ${v}`);
 }
 
 /**
@@ -58,19 +32,11 @@ export function checkPositiveInt(name: string, v: number | undefined): void {
  * --clip) on one evaluation set, reported as the RichHF paper's Tables 1–4, or as JSON with --json
  * (src/eval/table.ts documents the shape). Returns the exit code.
  */
-export async function runEval(opts: EvalCliOptions, io: EvalIO = defaultEvalIO): Promise<number> {
-  checkPositiveInt('batch-size', opts.batchSize);
-  checkPositiveInt('limit', opts.limit);
-  checkPositiveInt('max-new-tokens', opts.maxNewTokens);
-  const ds = await openEvalDataset({
-    data: opts.data,
-    split: opts.split,
-    images: opts.images,
-    parquet: opts.parquet,
-    captions: opts.captions,
-    train: opts.train,
-    limit: opts.limit,
-  });
+export async function runEval(opts: EvalCliOptions, io: CliIO = processIO): Promise<number> {
+  checkInt('batch-size', opts.batchSize);
+  checkInt('limit', opts.limit);
+  checkInt('max-new-tokens', opts.maxNewTokens);
+  const ds = await openEvalDataset(opts);
   if (ds.missingImages.length > 0) io.stderr(`rahf: ${ds.missingImages.length} of ${ds.totalRecords} records have no image (skipped)`);
   if (ds.missingCaptions.length > 0) io.stderr(`rahf: ${ds.missingCaptions.length} of ${ds.totalRecords} records have no prompt (skipped)`);
 
@@ -136,3 +102,24 @@ export async function runEval(opts: EvalCliOptions, io: EvalIO = defaultEvalIO):
     clip?.dispose();
   }
 }
+
+export const evalCommand = rahfCommand({
+  command: 'eval',
+  describe: "evaluate a RAHF checkpoint with the paper's metrics (Tables 1-4) against baselines",
+  builder: (y) =>
+    y
+      .option('checkpoint', { type: 'string', describe: 'RAHF checkpoint directory or HF hub id (default: bundled)' })
+      .option('data', { type: 'string', demandOption: true, describe: 'folder with <split>.tfrecord (rahf synth output, RichHF-18K folder) or a RichHF .tfrecord file' })
+      .option('split', { type: 'string', default: 'test', describe: 'split of a data folder' })
+      .option('images', { type: 'string', describe: 'folder of <uid>.<ext> images (optional <uid>.txt captions)' })
+      .option('parquet', { type: 'string', array: true, describe: 'Pick-a-Pic parquet files with images and captions' })
+      .option('captions', { type: 'string', describe: 'JSONL of {"uid", "caption"} (default: <data>/captions.jsonl)' })
+      .option('train', { type: 'string', describe: 'train TFRecord for the constant baseline (default: <data>/train.tfrecord)' })
+      .option('clip', { type: 'string', describe: 'HF CLIP checkpoint (dir or hub id) for the CLIP alignment baseline' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the metrics as JSON instead of tables' })
+      .option('out', { type: 'string', describe: 'also write the JSON to this file' })
+      .option('batch-size', { type: 'number', default: 8 })
+      .option('limit', { type: 'number', describe: 'evaluate only the first N usable records' })
+      .option('max-new-tokens', { type: 'number', default: 100, describe: 'cap on generated keyword tokens' }),
+  handler: (argv) => guarded(argv, () => runEval(argv)),
+});

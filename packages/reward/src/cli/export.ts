@@ -2,7 +2,8 @@ import * as path from 'path';
 import { resolveCheckpoint } from '../bundled';
 import { exportRahf } from '../onnx/export';
 import { RewardModel } from '../rahf/model';
-import { UserError } from './errors';
+import { UserError } from '../errors';
+import { guarded, rahfCommand } from './command';
 
 export interface ExportOptions {
   /** RAHF checkpoint directory or hub id (default: the bundled checkpoint). */
@@ -40,3 +41,15 @@ export async function runExport(opts: ExportOptions): Promise<number> {
   }
   return 0;
 }
+
+export const exportCommand = rahfCommand({
+  command: 'export',
+  describe: 'export a RAHF checkpoint to ONNX for onnxruntime (scores graph, keyword decoder, optional heatmaps)',
+  builder: (y) =>
+    y
+      .option('checkpoint', { type: 'string', describe: 'RAHF checkpoint directory or HF hub id (default: bundled)' })
+      .option('out', { type: 'string', demandOption: true, describe: 'output .onnx file; companion graphs, tokenizer and manifest go beside it' })
+      .option('heatmaps', { type: 'boolean', default: false, describe: 'also write the scores + heatmaps graph' })
+      .option('quantize', { type: 'string', choices: ['int8'], describe: 'dynamic int8 quantisation of MatMul weights' }),
+  handler: (argv) => guarded(argv, () => runExport({ checkpoint: argv.checkpoint, out: argv.out, heatmaps: argv.heatmaps, quantize: argv.quantize })),
+});

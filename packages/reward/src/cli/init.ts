@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { RewardModel } from '../rahf/model';
-import { UserError } from './errors';
+import { UserError } from '../errors';
+import { guarded, rahfCommand } from './command';
 
 export interface InitOptions {
   preset: string;
@@ -22,3 +23,16 @@ export async function runInit(opts: InitOptions): Promise<number> {
   process.stderr.write(`rahf: wrote ${opts.preset} checkpoint to ${opts.out}\n`);
   return 0;
 }
+
+export const initCommand = rahfCommand({
+  command: 'init',
+  describe: 'write a RAHF checkpoint from a preset (random init, or ViT/T5 parts from HF checkpoints)',
+  builder: (y) =>
+    y
+      .option('preset', { type: 'string', choices: ['tiny', 'paper', 'large384'], default: 'tiny' })
+      .option('out', { type: 'string', demandOption: true })
+      .option('seed', { type: 'number', default: 0 })
+      .option('vit', { type: 'string', describe: 'HF ViT checkpoint (dir or hub id) to initialise the image encoder' })
+      .option('t5', { type: 'string', describe: 'HF T5 checkpoint (dir or hub id) to initialise the text encoder/decoder' }),
+  handler: (argv) => guarded(argv, () => runInit({ preset: argv.preset, out: argv.out, seed: argv.seed, vit: argv.vit, t5: argv.t5 })),
+});

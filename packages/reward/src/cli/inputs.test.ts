@@ -28,5 +28,5 @@ test('prompts JSONL matches by path or base name and rejects malformed lines wit
   fs.writeFileSync(f, '{"file": "b.png", "prompt": "a cat"}\n{oops\n');
   expect(() => readPromptsJsonl(f)).toThrow(`${f}:2: not valid JSON`);
   fs.writeFileSync(f, '{"file": 3}\n');
-  expect(() => readPromptsJsonl(f)).toThrow(/:1: expected \{"file": string, "prompt": string\}/);
+  expect(() => readPromptsJsonl(f)).toThrow(/:1: expected \{"file": "...", "prompt": "..."\}/);
 });

@@ -1,6 +1,6 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import { UserError } from './errors';
+import { readJsonlMap } from '../data/jsonl';
 
 export const IMAGE_EXTENSIONS = new Set(['.png', '.jpg', '.jpeg', '.webp', '.bmp', '.tif', '.tiff', '.gif', '.avif', '.heic']);
 
@@ -42,31 +42,10 @@ export function collectImages(paths: string[]): { files: string[]; failures: Fai
 
 /**
  * Prompts per image from a JSONL file: each line `{"file": "...", "prompt": "..."}`; `file` matches an
- * image by its path as given or by its base name.
+ * image by its path as given or by its base name (the last line of a file wins).
  */
 export function readPromptsJsonl(file: string): Map<string, string> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch {
-    throw new UserError(`${file}: cannot read prompts file`);
-  }
-  const out = new Map<string, string>();
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let rec: unknown;
-    try {
-      rec = JSON.parse(line);
-    } catch {
-      throw new UserError(`${file}:${i + 1}: not valid JSON`);
-    }
-    const r = rec as { file?: unknown; prompt?: unknown };
-    if (typeof r.file !== 'string' || typeof r.prompt !== 'string') {
-      throw new UserError(`${file}:${i + 1}: expected {"file": string, "prompt": string}`);
-    }
-    out.set(r.file, r.prompt);
-  });
-  return out;
+  return readJsonlMap(file, 'prompts', 'file', 'prompt', 'last');
 }
 
 export function promptFor(image: string, prompts: Map<string, string>): string | undefined {

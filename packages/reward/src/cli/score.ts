@@ -1,12 +1,15 @@
 import * as path from 'path';
 import { loadImage, RgbImage } from '../image';
-import { heatmapPng, overlayPng } from '../heatmap-image';
+import { heatmapPeak, heatmapPng16 } from '../heatmap-image';
+import { heatmapFigurePng } from '../viz/heatmap-figure';
+import { flaggedOf } from '../viz/html';
 import { RewardModel } from '../rahf/model';
 import { resolveCheckpoint } from '../bundled';
 import { writeFileAtomic } from '../util/atomic';
 import { Progress } from '../util/progress';
-import { UserError } from './errors';
+import { UserError } from '../errors';
 import { collectImages, Failure, promptFor, readPromptsJsonl } from './inputs';
+import { CliIO, guarded, processIO, rahfCommand } from './command';
 
 export interface ScoreOptions {
   paths: string[];
@@ -18,16 +21,6 @@ export interface ScoreOptions {
   keywords?: boolean;
   progress?: boolean;
 }
-
-export interface ScoreIO {
-  stdout: (line: string) => void;
-  stderr: (line: string) => void;
-}
-
-const defaultIO: ScoreIO = {
-  stdout: (l) => process.stdout.write(l + '\n'),
-  stderr: (l) => process.stderr.write(l + '\n'),
-};
 
 /** Unique output stems: images from different folders may share a base name. */
 function stemmer(): (file: string) => string {
@@ -41,11 +34,11 @@ function stemmer(): (file: string) => string {
 }
 
 /**
- * `rahf score`: one JSON line per scored image on stdout; heatmaps (grayscale at the image's size and a
- * colour overlay) in `out`. A bad image or prompt fails that image only; failures are listed at the end
- * and make the exit code 2. Returns the exit code.
+ * `rahf score`: one JSON line per scored image on stdout; heatmaps in `out` (the raw map as 16-bit PNG,
+ * its scale in the JSON line, and an overlay figure a person can read). A bad image or prompt fails that
+ * image only; failures are listed at the end and make the exit code 2. Returns the exit code.
  */
-export async function runScore(opts: ScoreOptions, io: ScoreIO = defaultIO): Promise<number> {
+export async function runScore(opts: ScoreOptions, io: CliIO = processIO): Promise<number> {
   if (opts.prompt === undefined && opts.prompts === undefined) throw new UserError('give --prompt "…" or --prompts prompts.jsonl');
   if (opts.paths.length === 0) throw new UserError('no images given');
   const prompts = opts.prompts ? readPromptsJsonl(opts.prompts) : new Map<string, string>();
@@ -72,7 +65,7 @@ export async function runScore(opts: ScoreOptions, io: ScoreIO = defaultIO): Pro
       }
     }
     if (ok.length > 0) {
-      const results = await model.predict(
+      const results = await model.score(
         ok.map((o) => o.image),
         ok.map((o) => o.prompt),
         { heatmaps: wantHeatmaps, keywords: opts.keywords ?? true },
@@ -80,17 +73,23 @@ export async function runScore(opts: ScoreOptions, io: ScoreIO = defaultIO): Pro
       for (let i = 0; i < ok.length; i++) {
         const { file, prompt, image } = ok[i];
         const r = results[i];
-        io.stdout(JSON.stringify({ file, prompt, scores: r.scores, misaligned: r.misaligned ?? [] }));
+        // Raw maps: 16-bit PNG at the map's own size, value = pixel × scale; overlays: a figure with legend,
+        // peak and the prompt's flagged words (viz/heatmap-figure.ts).
+        const heatmaps: Record<string, object> = {};
         if (opts.out && r.heatmaps) {
           const s = stem(file);
           for (const [kind, map] of Object.entries(r.heatmaps)) {
-            writeFileAtomic(path.join(opts.out, `${s}.${kind}.png`), await heatmapPng(map, image.width, image.height));
-            writeFileAtomic(
-              path.join(opts.out, `${s}.${kind}.overlay.png`),
-              await overlayPng(image.data, image.width, image.height, map),
-            );
+            const raw = await heatmapPng16(map);
+            const rawFile = path.join(opts.out, `${s}.${kind}.png`);
+            const overlay = path.join(opts.out, `${s}.${kind}.overlay.png`);
+            writeFileAtomic(rawFile, raw.png);
+            const flagged = flaggedOf(r);
+            writeFileAtomic(overlay, await heatmapFigurePng({ image, map, title: kind, prompt, flagged, scores: r.scores }));
+            const { value, x, y, region } = heatmapPeak(map, image.width, image.height);
+            heatmaps[kind] = { file: rawFile, width: raw.width, height: raw.height, scale: raw.scale, max: raw.max, overlay, peak: { value, x, y, region } };
           }
         }
+        io.stdout(JSON.stringify({ file, prompt, scores: r.scores, misaligned: r.misaligned ?? [], ...(opts.out ? { heatmaps } : {}) }));
       }
     }
     progress.tick(chunk.length);
@@ -100,8 +99,35 @@ export async function runScore(opts: ScoreOptions, io: ScoreIO = defaultIO): Pro
   return failures.length > 0 ? 2 : 0;
 }
 
-function reportFailures(failures: Failure[], total: number, io: ScoreIO): void {
+function reportFailures(failures: Failure[], total: number, io: CliIO): void {
   if (failures.length === 0) return;
   io.stderr(`rahf: ${failures.length} of ${total} image(s) failed:`);
   for (const f of failures) io.stderr(`  ${f.error}`);
 }
+
+export const scoreCommand = rahfCommand({
+  command: 'score <paths..>',
+  describe: 'score images (files or folders) with a RAHF checkpoint',
+  builder: (y) =>
+    y
+      .positional('paths', { type: 'string', array: true, demandOption: true })
+      .option('prompt', { type: 'string', describe: 'prompt for every image' })
+      .option('prompts', { type: 'string', describe: 'JSONL file of {"file", "prompt"} per image' })
+      .option('checkpoint', { type: 'string', describe: 'RAHF checkpoint directory or HF hub id (default: bundled)' })
+      .option('out', { type: 'string', describe: 'folder for heatmap PNGs and overlays' })
+      .option('batch-size', { type: 'number', default: 8 })
+      .option('keywords', { type: 'boolean', default: true, describe: 'decode misaligned prompt words' })
+      .conflicts('prompt', 'prompts'),
+  handler: (argv) =>
+    guarded(argv, () =>
+      runScore({
+        paths: argv.paths as string[],
+        prompt: argv.prompt,
+        prompts: argv.prompts,
+        checkpoint: argv.checkpoint,
+        out: argv.out,
+        batchSize: argv['batch-size'],
+        keywords: argv.keywords,
+      }),
+    ),
+});

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { UserError } from './errors';
+import { UserError } from '../errors';
 import { runSynth } from './synth';
 
 let dir: string;

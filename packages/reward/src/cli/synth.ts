@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { WORLD_MANIFEST, writeSynthWorld } from '../data/synth/world';
-import { UserError } from './errors';
+import { UserError } from '../errors';
+import { checkIntIn, guarded, rahfCommand } from './command';
 
 export interface SynthCliOptions {
   out: string;
@@ -16,20 +17,16 @@ export interface SynthCliOptions {
   progress?: boolean;
 }
 
-function checkInt(name: string, v: number, lo: number, hi: number): void {
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new UserError(`--${name} must be an integer in [${lo}, ${hi}], got ${v}`);
-}
-
 /**
  * `rahf synth`: a synthetic RichHF world (docs/synthetic-world.md) — deterministic per seed. Fast
  * enough (≈80–120 images/s at 128² on 2 cores) that there is no --resume: rerun it.
  */
 export async function runSynth(opts: SynthCliOptions): Promise<number> {
   const seed = opts.seed ?? 0;
-  checkInt('n', opts.n, 1, 10_000_000);
-  checkInt('seed', seed, 0, 2 ** 31 - 1);
-  checkInt('size', opts.size ?? 128, 32, 1024);
-  if (opts.mapSize !== undefined) checkInt('map-size', opts.mapSize, 1, 4096);
+  checkIntIn('n', opts.n, 1, 10_000_000);
+  checkIntIn('seed', seed, 0, 2 ** 31 - 1);
+  checkIntIn('size', opts.size ?? 128, 32, 1024);
+  if (opts.mapSize !== undefined) checkIntIn('map-size', opts.mapSize, 1, 4096);
   const noise = opts.noise ?? 1;
   if (!(noise >= 0 && noise <= 3)) throw new UserError(`--noise must be in [0, 3], got ${opts.noise}`);
   if (fs.existsSync(opts.out)) {
@@ -48,3 +45,17 @@ export async function runSynth(opts: SynthCliOptions): Promise<number> {
   );
   return 0;
 }
+
+export const synthCommand = rahfCommand({
+  command: 'synth',
+  describe: 'generate a synthetic RichHF world with known ground truth (docs/synthetic-world.md)',
+  builder: (y) =>
+    y
+      .option('out', { type: 'string', demandOption: true, describe: 'output folder' })
+      .option('n', { type: 'number', default: 600, describe: 'number of examples (split 80/10/10)' })
+      .option('seed', { type: 'number', default: 0 })
+      .option('size', { type: 'number', default: 128, describe: 'image side in pixels' })
+      .option('map-size', { type: 'number', describe: 'heatmap side in the records (default: --size)' })
+      .option('noise', { type: 'number', default: 1, describe: 'annotator noise scale (0 = perfect annotators)' }),
+  handler: (argv) => guarded(argv, () => runSynth(argv), false),
+});

@@ -3,127 +3,55 @@ import * as path from 'path';
 import { WORLD_MANIFEST, writeSynthWorld } from '../data/synth/world';
 import { presetNames } from '../rahf/presets';
 import { AUGMENT_MODES, AugmentMode } from '../train/augment';
-import { HEATMAP_LOSSES, HeatmapLoss, LossWeights, parseLossWeights } from '../train/loss';
+import { HEATMAP_LOSSES, HeatmapLoss, parseLossWeights } from '../train/loss';
 import { SCHEDULES, ScheduleName } from '../train/schedule';
 import { synthTokenizerFile } from '../train/tokenizer-build';
-import { train, TRAIN_ENGINES, TrainEngine, TrainOptions, TrainResult } from '../train/trainer';
+import { train, TrainResult } from '../train/trainer';
+import { TRAIN_DEFAULTS, TRAIN_ENGINES, TrainEngine, TrainOptions } from '../train/options';
 import { openEvalDataset } from '../eval/dataset';
-import { CALIBRATION_SAMPLES, calibrateCheckpoint, unbiasedF1 } from './calibrate';
-import { UserError } from './errors';
+import { CALIBRATION_SAMPLES, calibrateCheckpoint, unbiasedF1 } from '../eval/calibrate';
+import { UserError } from '../errors';
+import { checkInt, checkNumber, guarded, rahfCommand } from './command';
 
-/** `rahf train` options as the CLI gives them (undefined = default). */
-export interface TrainCliOptions {
-  /** Data folder (train.tfrecord + images); default: a synthetic world generated into OUT/data. */
-  data?: string;
-  images?: string;
-  parquet?: string[];
-  captions?: string;
+/** TrainOptions that the CLI takes as text and parses (`--image-stem 16,32,64`, `--loss-weights heatmap=1,…`, names). */
+type TextOptions = 'imageStem' | 'lossWeights' | 'variant' | 'schedule' | 'heatmapLoss' | 'augment' | 'engine';
+
+/**
+ * `rahf train` options as the CLI gives them: TrainOptions' fields, each optional (TRAIN_DEFAULTS fill
+ * them), the parsed ones as their text; plus the synthetic world generated when `data` is absent and the
+ * keyword calibration after training (default on).
+ */
+export type TrainCliOptions = Partial<Omit<TrainOptions, 'out' | TextOptions>> & { [K in TextOptions]?: string } & {
   out: string;
-  preset?: string;
-  init?: string;
-  variant?: string;
-  /** Conv stem widths, "16,32,64". */
-  imageStem?: string;
-  imageStemSkip?: boolean;
-  captionPool?: boolean;
-  wordGrounding?: boolean;
-  tokenizer?: string;
-  initVit?: string;
-  initT5?: string;
-  steps?: number;
-  minutes?: number;
-  batchSize?: number;
-  lr?: number;
-  warmup?: number;
-  schedule?: string;
-  minLr?: number;
-  cooldown?: number;
-  weightDecay?: number;
-  clipNorm?: number;
-  /** "heatmap=1,score=1,keywords=0.5" */
-  lossWeights?: string;
-  /** mse (the paper's) or bce. */
-  heatmapLoss?: string;
-  augment?: string;
-  freezeBackbone?: boolean;
-  checkpointEvery?: number;
-  keepCheckpoints?: number;
-  evalEvery?: number;
-  evalLimit?: number;
-  resume?: boolean;
-  seed?: number;
-  /** Size and seed of the synthetic world generated when --data is absent. */
   synthN?: number;
   synthSeed?: number;
-  progress?: boolean;
-  limit?: number;
-  /** ort | tfjs | auto (default auto: onnxruntime-node when it loads and supports the model). */
-  engine?: string;
-  scoreHeadLrScale?: number;
-  wordGroundingLrScale?: number;
-  /** Calibrate the keyword mark bias on the dev split after training (default true). */
   calibrate?: boolean;
-}
+};
 
 export interface TrainCliIO {
   stderr: (line: string) => void;
   shouldStop?: () => boolean;
 }
 
-/**
- * Defaults, tuned for the `tiny` preset on the synthetic world on two CPU cores (see
- * assets/rahf-tiny/TRAINING.md for what they reach in how long).
- */
-export const TRAIN_DEFAULTS = {
-  preset: 'tiny',
-  batchSize: 8,
-  lr: 2e-3,
-  warmup: 100,
-  schedule: 'rsqrt' as ScheduleName,
-  weightDecay: 0.01,
-  clipNorm: 1,
-  lossWeights: { heatmap: 10, score: 3, keywords: 0.5 } as LossWeights,
-  heatmapLoss: 'bce' as HeatmapLoss,
-  augment: 'crop' as AugmentMode,
-  checkpointEvery: 200,
-  keepCheckpoints: 2,
-  evalEvery: 0,
-  evalLimit: 64,
-  seed: 0,
-  synthN: 16000,
-  scoreHeadLrScale: 0.1,
-  synthSeed: 1,
-};
-
-function posInt(name: string, v: number | undefined, min = 1): void {
-  if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new UserError(`--${name} must be an integer >= ${min}, got ${v}`);
-}
-
-function posNum(name: string, v: number | undefined, allowZero = false): void {
-  if (v !== undefined && !(Number.isFinite(v) && (allowZero ? v >= 0 : v > 0))) {
-    throw new UserError(`--${name} must be a number ${allowZero ? '>= 0' : '> 0'}, got ${v}`);
-  }
-}
-
 /** Validate and complete the options (pure apart from file-existence checks). */
 export function resolveTrainOptions(o: TrainCliOptions, data: string): TrainOptions {
-  posInt('steps', o.steps);
-  posNum('minutes', o.minutes);
-  posInt('batch-size', o.batchSize);
-  posNum('lr', o.lr);
-  posNum('score-head-lr-scale', o.scoreHeadLrScale);
-  posNum('word-grounding-lr-scale', o.wordGroundingLrScale);
-  posInt('warmup', o.warmup, 0);
-  posNum('min-lr', o.minLr, true);
+  checkInt('steps', o.steps);
+  checkNumber('minutes', o.minutes);
+  checkInt('batch-size', o.batchSize);
+  checkNumber('lr', o.lr);
+  checkNumber('score-head-lr-scale', o.scoreHeadLrScale);
+  checkNumber('word-grounding-lr-scale', o.wordGroundingLrScale);
+  checkInt('warmup', o.warmup, 0);
+  checkNumber('min-lr', o.minLr, true);
   if (o.cooldown !== undefined && !(o.cooldown >= 0 && o.cooldown <= 1)) throw new UserError(`--cooldown must be a fraction of the run in [0, 1], got ${o.cooldown}`);
-  posNum('weight-decay', o.weightDecay, true);
-  posNum('clip-norm', o.clipNorm, true);
-  posInt('checkpoint-every', o.checkpointEvery, 0);
-  posInt('keep-checkpoints', o.keepCheckpoints);
-  posInt('eval-every', o.evalEvery, 0);
-  posInt('eval-limit', o.evalLimit);
-  posInt('seed', o.seed, 0);
-  posInt('limit', o.limit);
+  checkNumber('weight-decay', o.weightDecay, true);
+  checkNumber('clip-norm', o.clipNorm, true);
+  checkInt('checkpoint-every', o.checkpointEvery, 0);
+  checkInt('keep-checkpoints', o.keepCheckpoints);
+  checkInt('eval-every', o.evalEvery, 0);
+  checkInt('eval-limit', o.evalLimit);
+  checkInt('seed', o.seed, 0);
+  checkInt('limit', o.limit);
   if (o.schedule !== undefined && !(SCHEDULES as readonly string[]).includes(o.schedule)) {
     throw new UserError(`--schedule must be one of ${SCHEDULES.join(', ')}, got "${o.schedule}"`);
   }
@@ -231,7 +159,7 @@ async function ensureData(o: TrainCliOptions, io: TrainCliIO): Promise<string> {
   if (o.resume) throw new UserError(`${o.out}: no data folder to resume with; pass --data`);
   const n = o.synthN ?? TRAIN_DEFAULTS.synthN;
   const seed = o.synthSeed ?? TRAIN_DEFAULTS.synthSeed;
-  posInt('synth-n', n, 10);
+  checkInt('synth-n', n, 10);
   io.stderr(`rahf: no --data; generating a synthetic world (n ${n}, seed ${seed}) into ${dir}`);
   const s = await writeSynthWorld({ out: dir, n, seed, progress: o.progress !== false });
   io.stderr(`rahf: synthetic world ready in ${s.seconds.toFixed(1)}s`);
@@ -269,6 +197,8 @@ export async function runTrainResult(opts: TrainCliOptions, io: TrainCliIO = def
   if (opts.resume && opts.data === undefined && !fs.existsSync(path.join(opts.out, 'checkpoints'))) {
     throw new UserError(`${opts.out}: no checkpoint to resume from`);
   }
+  // Bad options fail before a synthetic world is generated for them.
+  resolveTrainOptions(opts, '');
   // A resumed run reads its data folder from the checkpoint; --data here would only be checked.
   const data = opts.resume && opts.data === undefined ? '' : await ensureData(opts, io);
   const resolved = resolveTrainOptions(opts, data);
@@ -304,3 +234,54 @@ async function calibrateKeywords(r: TrainResult, io: TrainCliIO): Promise<void> 
       `written to ${path.join(r.modelDir, 'config.json')}`,
   );
 }
+
+export const trainCommand = rahfCommand({
+  command: 'train',
+  describe: 'train RAHF (multi-task: heatmaps, scores, keywords) on RichHF-format data or a synthetic world',
+  builder: (y) =>
+    y
+      .option('data', { type: 'string', describe: 'data folder (<split>.tfrecord + images); default: a synthetic world generated into OUT/data' })
+      .option('images', { type: 'string', describe: 'folder of <uid>.<ext> images for a RichHF .tfrecord' })
+      .option('parquet', { type: 'string', array: true, describe: 'Pick-a-Pic parquet files with images and captions' })
+      .option('captions', { type: 'string', describe: 'JSONL of {"uid", "caption"}' })
+      .option('out', { type: 'string', demandOption: true, describe: 'run folder: checkpoints/, model/, metrics.jsonl' })
+      .option('preset', { type: 'string', describe: 'model preset (default tiny)' })
+      .option('init', { type: 'string', describe: 'start from this RAHF checkpoint instead of a preset' })
+      .option('variant', { type: 'string', choices: ['multi_head', 'augmented_prompt'] })
+      .option('image-stem', { type: 'string', describe: "conv stem widths in front of a preset's ViT, e.g. 16,32,64 (3×3 stride-2 stages), or none (default: the preset's; tiny has 16,32,64)" })
+      .option('image-stem-skip', { type: 'boolean', describe: "also add the stem's map, projected, to the heads' input (default: the preset's; tiny has it, --no-image-stem-skip leaves it out)" })
+      .option('caption-pool', { type: 'boolean', describe: "also add the caption's mean encoder output, projected, to the heads' input (default: the preset's; tiny has it, --no-caption-pool leaves it out)" })
+      .option('word-grounding', { type: 'boolean', describe: "let each caption position attend to the image positions before the keyword decoder and the caption pooling read it (default: the preset's; none has it)" })
+      .option('tokenizer', { type: 'string', describe: 'tokenizer.json (default: the bundled synthetic-world tokenizer)' })
+      .option('init-vit', { type: 'string', describe: 'HF ViT checkpoint (dir or hub id) for the image tower' })
+      .option('init-t5', { type: 'string', describe: 'HF T5 checkpoint (dir or hub id) for the text tower' })
+      .option('steps', { type: 'number' })
+      .option('minutes', { type: 'number', describe: 'stop after this much wall time' })
+      .option('batch-size', { type: 'number' })
+      .option('lr', { type: 'number' })
+      .option('warmup', { type: 'number' })
+      .option('schedule', { type: 'string', choices: ['rsqrt', 'cosine'] })
+      .option('min-lr', { type: 'number' })
+      .option('cooldown', { type: 'number', describe: 'fraction of the run (0-1) over which the learning rate falls linearly to 0 at the end (default 0; may change on --resume)' })
+      .option('weight-decay', { type: 'number' })
+      .option('clip-norm', { type: 'number' })
+      .option('loss-weights', { type: 'string', describe: 'e.g. heatmap=1,score=1,keywords=0.5' })
+      .option('heatmap-loss', { type: 'string', choices: ['mse', 'bce'] })
+      .option('score-head-lr-scale', { type: 'number', describe: 'learning-rate factor of the score heads (default 0.1)' })
+      .option('word-grounding-lr-scale', { type: 'number', describe: 'learning-rate factor of the word grounding layers (default 1; for grounding added to a trained run)' })
+      .option('engine', { type: 'string', choices: ['ort', 'tfjs', 'auto'], describe: 'gradients by onnxruntime-node (all cores) or tfjs; auto: ort when available' })
+      .option('augment', { type: 'string', describe: 'augmentations: paper | crop | none' })
+      .option('freeze-backbone', { type: 'boolean', describe: 'train only the heads (ViT and T5 frozen)' })
+      .option('checkpoint-every', { type: 'number' })
+      .option('keep-checkpoints', { type: 'number' })
+      .option('eval-every', { type: 'number' })
+      .option('eval-limit', { type: 'number' })
+      .option('resume', { type: 'boolean', default: false, describe: 'continue from the latest checkpoint in --out' })
+      .option('calibrate', { type: 'boolean', default: true, describe: 'after training, set the keyword mark bias on the dev split (--no-calibrate: leave it 0)' })
+      .option('seed', { type: 'number' })
+      .option('synth-n', { type: 'number' })
+      .option('synth-seed', { type: 'number' }),
+  // yargs hands every option under its camel-case name too: those are TrainCliOptions' fields.
+  handler: (argv) => guarded(argv, () => runTrain(argv)),
+});
+

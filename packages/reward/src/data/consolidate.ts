@@ -14,6 +14,7 @@
 import * as fs from 'fs';
 import { promptWords } from '../rahf/keywords';
 import type { GrayMap, RichHFRecord } from './record';
+import { parseJsonl } from './jsonl';
 
 /** One annotator's feedback on one image (a line of the raw JSONL). Pixel coordinates, origin top-left. */
 export interface RawAnnotation {
@@ -151,21 +152,7 @@ export function validateRawAnnotation(o: unknown, where: string): RawAnnotation 
 
 /** Parse raw-annotation JSONL text (blank lines allowed); errors name `file` and the 1-based line. */
 export function parseRawAnnotations(text: string, file: string): RawAnnotation[] {
-  const out: RawAnnotation[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line.length === 0) continue;
-    const where = `${file}:${i + 1}`;
-    let o: unknown;
-    try {
-      o = JSON.parse(line);
-    } catch (e) {
-      fail(where, `not valid JSON (${(e as Error).message})`);
-    }
-    out.push(validateRawAnnotation(o, where));
-  }
-  return out;
+  return parseJsonl(text, file).map(({ where, value }) => validateRawAnnotation(value, where));
 }
 
 export function readRawAnnotations(file: string): RawAnnotation[] {
@@ -190,6 +177,15 @@ export function rawAnnotationLine(a: RawAnnotation): string {
 // ---------------------------------------------------------------------------------------------------
 // Consolidation
 
+/** Disks of `radius` pixels on an image, rasterised onto a map of another size. */
+interface DiskGrid {
+  imageWidth: number;
+  imageHeight: number;
+  radius: number;
+  mapWidth: number;
+  mapHeight: number;
+}
+
 /**
  * Visit every output-grid pixel (row-major index) whose centre lies inside one of the disks. Disks are
  * circles of `radius` image pixels in image coordinates, so on a non-square image they become ellipses
@@ -197,15 +193,8 @@ export function rawAnnotationLine(a: RawAnnotation): string {
  * nearest-neighbour resize of the full-resolution mask. A pixel inside several disks is visited once
  * per disk.
  */
-function forEachDiskPixel(
-  points: ReadonlyArray<readonly [number, number]>,
-  imageWidth: number,
-  imageHeight: number,
-  radius: number,
-  mapWidth: number,
-  mapHeight: number,
-  visit: (p: number) => void,
-): void {
+function forEachDiskPixel(points: ReadonlyArray<readonly [number, number]>, grid: DiskGrid, visit: (p: number) => void): void {
+  const { imageWidth, imageHeight, radius, mapWidth, mapHeight } = grid;
   const sx = imageWidth / mapWidth;
   const sy = imageHeight / mapHeight;
   const r2 = radius * radius;
@@ -241,7 +230,7 @@ export function rasterizeDisks(
   mapHeight: number,
 ): Float32Array {
   const out = new Float32Array(mapWidth * mapHeight);
-  forEachDiskPixel(points, imageWidth, imageHeight, radius, mapWidth, mapHeight, (p) => (out[p] = 1));
+  forEachDiskPixel(points, { imageWidth, imageHeight, radius, mapWidth, mapHeight }, (p) => (out[p] = 1));
   return out;
 }
 
@@ -284,7 +273,7 @@ function averageMap(
   const stamp = new Uint16Array(mw * mh);
   group.forEach((a, k) => {
     const id = k + 1;
-    forEachDiskPixel(a[key], a.width, a.height, radius, mw, mh, (p) => {
+    forEachDiskPixel(a[key], { imageWidth: a.width, imageHeight: a.height, radius, mapWidth: mw, mapHeight: mh }, (p) => {
       if (stamp[p] !== id) {
         stamp[p] = id;
         count[p]++;

@@ -3,7 +3,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { writeSynthWorld } from '../data/synth/world';
 import { parityDir } from '../parity/fixtures';
-import { UserError } from '../cli/errors';
+import { UserError } from '../errors';
 import { groundTruthWords, openEvalDataset, readCaptionsJsonl } from './dataset';
 
 let tmp: string;

@@ -21,7 +21,8 @@ import { JoinedImage, joinImages } from '../data/pickapic';
 import { IndexedRichHFRecord, parseLabels, readRichHF } from '../data/richhf';
 import { uidOf } from '../data/record';
 import { readTFRecords } from '../data/tfrecord';
-import { UserError } from '../cli/errors';
+import { readJsonlMap } from '../data/jsonl';
+import { UserError } from '../errors';
 import { promptWords } from '../rahf/keywords';
 import { RgbImage, loadImage } from '../image';
 
@@ -85,31 +86,9 @@ function isDir(p: string): boolean {
   return fs.existsSync(p) && fs.statSync(p).isDirectory();
 }
 
-/** `{uid, caption}` per line → map. Errors name the file and line. */
+/** `{uid, caption}` per line → map (the first caption of a uid wins). Errors name the file and line. */
 export function readCaptionsJsonl(file: string): Map<string, string> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new UserError(code === 'ENOENT' ? `${file}: no such captions file` : `${file}: cannot read captions (${code ?? e})`);
-  }
-  const out = new Map<string, string>();
-  text.split('\n').forEach((line, i) => {
-    if (!line.trim()) return;
-    let rec: unknown;
-    try {
-      rec = JSON.parse(line);
-    } catch {
-      throw new UserError(`${file}:${i + 1}: not a JSON line`);
-    }
-    const r = rec as { uid?: unknown; caption?: unknown };
-    if (typeof r !== 'object' || r === null || typeof r.uid !== 'string' || typeof r.caption !== 'string') {
-      throw new UserError(`${file}:${i + 1}: expected {"uid": "...", "caption": "..."}`);
-    }
-    if (!out.has(r.uid)) out.set(r.uid, r.caption);
-  });
-  return out;
+  return readJsonlMap(file, 'captions', 'uid', 'caption');
 }
 
 /** uids of a RichHF TFRecord in file order, reading only `filename` (no heatmap decoding). */

@@ -279,7 +279,7 @@ export function modelPredictor(model: RewardModel, opts: ModelPredictorOptions =
   return {
     name: 'model',
     async predict(items) {
-      const out = await model.predict(
+      const out = await model.score(
         items.map((i) => i.image),
         items.map((i) => i.caption),
         { heatmaps: true, keywords: true, batchSize: opts.batchSize ?? items.length, maxNewTokens: opts.maxNewTokens },

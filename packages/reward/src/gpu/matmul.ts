@@ -15,7 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
-type KernelArgs = Parameters<tf.KernelFunc>[0];
+import { KernelArgs, wrapWebGPUKernel } from './webgpu-kernel';
 type TensorInfo = tf.TensorInfo;
 
 /** The parts of tfjs-backend-webgpu's WebGPUBackend used here. */
@@ -312,78 +312,62 @@ let registered = false;
 
 /** Put the tiled program in front of tfjs-backend-webgpu's BatchMatMul (idempotent). */
 export function registerTiledMatMul(): void {
-  const k = tf.getKernel('BatchMatMul', 'webgpu');
-  if (!k || registered) return;
-  const original = k.kernelFunc;
+  if (registered || !tf.getKernel('BatchMatMul', 'webgpu')) return;
   const reshape = tf.getKernel('Reshape', 'webgpu')!.kernelFunc;
-  tf.unregisterKernel('BatchMatMul', 'webgpu');
-  tf.registerKernel({
-    kernelName: 'BatchMatMul',
-    backendName: 'webgpu',
-    kernelFunc: (args: KernelArgs) => {
-      const { a, b } = args.inputs as unknown as { a: TensorInfo; b: TensorInfo };
-      const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-      const backend = args.backend as unknown as WebGPUBackendLike;
-      const plan =
-        mode === 'tiled' && a.dtype === 'float32' && b.dtype === 'float32'
-          ? planTiled(a.shape, b.shape, transposeA, transposeB, backend.device.limits.maxComputeWorkgroupStorageSize ?? 16384)
-          : undefined;
-      const maxDim = backend.device.limits.maxComputeWorkgroupsPerDimension ?? 65535;
-      if (!plan || plan.batch > maxDim) {
-        calls.fallback++;
-        return original(args);
-      }
-      calls.tiled++;
-      const { spec, batch, m, n, k: kk, batchA, batchB } = plan;
-      const r = (x: TensorInfo, shape: number[]) => reshape({ inputs: { x }, backend: args.backend, attrs: { shape } } as unknown as KernelArgs) as TensorInfo;
-      const a3 = r(a, transposeA ? [batchA, kk, m] : [batchA, m, kk]);
-      const b3 = r(b, transposeB ? [batchB, n, kk] : [batchB, kk, n]);
-      const program = new TiledMatMulProgram(spec, batch, m, n);
-      const out3 = backend.runWebGPUProgram(program, [a3, b3], 'float32', [
-        { type: 'int32', data: [m] },
-        { type: 'int32', data: [n] },
-        { type: 'int32', data: [kk] },
-      ]);
-      const outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-      const out = r(out3, [...outer, m, n]);
-      for (const t of [a3, b3, out3]) backend.disposeData(t.dataId);
-      return out;
-    },
+  wrapWebGPUKernel('BatchMatMul', (args, original) => {
+    const { a, b } = args.inputs as unknown as { a: TensorInfo; b: TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const plan =
+      mode === 'tiled' && a.dtype === 'float32' && b.dtype === 'float32'
+        ? planTiled(a.shape, b.shape, transposeA, transposeB, backend.device.limits.maxComputeWorkgroupStorageSize ?? 16384)
+        : undefined;
+    const maxDim = backend.device.limits.maxComputeWorkgroupsPerDimension ?? 65535;
+    if (!plan || plan.batch > maxDim) {
+      calls.fallback++;
+      return original(args);
+    }
+    calls.tiled++;
+    const { spec, batch, m, n, k: kk, batchA, batchB } = plan;
+    const r = (x: TensorInfo, shape: number[]) => reshape({ inputs: { x }, backend: args.backend, attrs: { shape } } as unknown as KernelArgs) as TensorInfo;
+    const a3 = r(a, transposeA ? [batchA, kk, m] : [batchA, m, kk]);
+    const b3 = r(b, transposeB ? [batchB, n, kk] : [batchB, kk, n]);
+    const program = new TiledMatMulProgram(spec, batch, m, n);
+    const out3 = backend.runWebGPUProgram(program, [a3, b3], 'float32', [
+      { type: 'int32', data: [m] },
+      { type: 'int32', data: [n] },
+      { type: 'int32', data: [kk] },
+    ]);
+    const outer = tf.backend_util.assertAndGetBroadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
+    const out = r(out3, [...outer, m, n]);
+    for (const t of [a3, b3, out3]) backend.disposeData(t.dataId);
+    return out;
   });
-  const conv = tf.getKernel('Conv2D', 'webgpu');
-  if (conv) {
-    const originalConv = conv.kernelFunc;
-    tf.unregisterKernel('Conv2D', 'webgpu');
-    tf.registerKernel({
-      kernelName: 'Conv2D',
-      backendName: 'webgpu',
-      kernelFunc: (args: KernelArgs) => {
-        const { x, filter } = args.inputs as unknown as { x: TensorInfo; filter: TensorInfo };
-        const backend = args.backend as unknown as WebGPUBackendLike;
-        const plan =
-          convMode === 'tiled' && x.dtype === 'float32' && filter.dtype === 'float32'
-            ? planConv3x3(x.shape, filter.shape, args.attrs as Parameters<typeof planConv3x3>[2], backend.device.limits.maxComputeWorkgroupStorageSize ?? 16384)
-            : undefined;
-        if (!plan) {
-          calls.fallback++;
-          return originalConv(args);
-        }
-        calls.tiled++;
-        const [b, h, w, c] = x.shape;
-        const program = new TiledMatMulProgram(plan.spec, 1, plan.m, plan.n);
-        const out3 = backend.runWebGPUProgram(program, [x, filter], 'float32', [
-          { type: 'int32', data: [plan.m] },
-          { type: 'int32', data: [plan.n] },
-          { type: 'int32', data: [plan.k] },
-          { type: 'int32', data: [h] },
-          { type: 'int32', data: [w] },
-          { type: 'int32', data: [c] },
-        ]);
-        const out = reshape({ inputs: { x: out3 }, backend: args.backend, attrs: { shape: [b, h, w, plan.n] } } as unknown as KernelArgs) as TensorInfo;
-        backend.disposeData(out3.dataId);
-        return out;
-      },
-    });
-  }
+  wrapWebGPUKernel('Conv2D', (args, originalConv) => {
+    const { x, filter } = args.inputs as unknown as { x: TensorInfo; filter: TensorInfo };
+    const backend = args.backend as unknown as WebGPUBackendLike;
+    const plan =
+      convMode === 'tiled' && x.dtype === 'float32' && filter.dtype === 'float32'
+        ? planConv3x3(x.shape, filter.shape, args.attrs as Parameters<typeof planConv3x3>[2], backend.device.limits.maxComputeWorkgroupStorageSize ?? 16384)
+        : undefined;
+    if (!plan) {
+      calls.fallback++;
+      return originalConv(args);
+    }
+    calls.tiled++;
+    const [b, h, w, c] = x.shape;
+    const program = new TiledMatMulProgram(plan.spec, 1, plan.m, plan.n);
+    const out3 = backend.runWebGPUProgram(program, [x, filter], 'float32', [
+      { type: 'int32', data: [plan.m] },
+      { type: 'int32', data: [plan.n] },
+      { type: 'int32', data: [plan.k] },
+      { type: 'int32', data: [h] },
+      { type: 'int32', data: [w] },
+      { type: 'int32', data: [c] },
+    ]);
+    const out = reshape({ inputs: { x: out3 }, backend: args.backend, attrs: { shape: [b, h, w, plan.n] } } as unknown as KernelArgs) as TensorInfo;
+    backend.disposeData(out3.dataId);
+    return out;
+  });
   registered = true;
 }

@@ -10,3 +10,8 @@ export type TensorMap = Map<string, HostTensor>;
 export function numel(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
+
+/** Whether two shapes are the same (rank and every dimension). */
+export function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}

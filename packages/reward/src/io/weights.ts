@@ -1,7 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { TensorMap } from './tensors';
-import { groupByShard, readSafetensors, readShardedSafetensors, readWeightMap } from './safetensors';
+import { readSafetensors, readShardedSafetensors } from './safetensors';
+import { readSharded } from './shards';
 import { readTorchCheckpoint } from './torch-pickle';
 
 const TORCH_EXT = ['.pt', '.pth', '.bin', '.ckpt'];
@@ -40,18 +41,5 @@ export function loadWeightsFile(file: string): TensorMap {
 
 /** Sharded torch checkpoint (`pytorch_model.bin.index.json`): each shard read once, names checked. */
 function readShardedTorch(indexFile: string): TensorMap {
-  const out: TensorMap = new Map();
-  for (const [shard, names] of groupByShard(indexFile, readWeightMap(indexFile))) {
-    const shardPath = path.join(path.dirname(indexFile), shard);
-    if (!fs.existsSync(shardPath)) throw new Error(`${indexFile}: shard '${shard}' (holding '${names[0]}') not found at ${shardPath}`);
-    const tensors = readTorchCheckpoint(shardPath);
-    for (const name of names) {
-      if (!tensors.has(name)) throw new Error(`${indexFile}: tensor '${name}' is mapped to shard '${shard}' but is not in it`);
-    }
-    for (const [name, t] of tensors) {
-      if (out.has(name)) throw new Error(`${indexFile}: tensor '${name}' appears in more than one shard (again in '${shard}')`);
-      out.set(name, t);
-    }
-  }
-  return out;
+  return readSharded(indexFile, readTorchCheckpoint);
 }

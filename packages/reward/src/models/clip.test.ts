@@ -7,6 +7,8 @@ import { Params } from '../nn/params';
 import { caseDirs } from '../parity/fixtures';
 import { CLIPConfig, CLIPModel, clipConfigFromHF, loadCLIP } from './clip';
 import { readJsonConfig } from './hf-config';
+import { seeded } from '../testing/seeded';
+import { expectDirectionalGrad } from '../testing/grad-check';
 
 const clipDir = caseDirs('models').find((d) => readJsonConfig(d).model_type === 'clip')!;
 let host: TensorMap;
@@ -20,16 +22,6 @@ beforeAll(async () => {
   model = await loadCLIP(clipDir);
 });
 afterAll(() => model.params.dispose());
-
-function seeded(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s = (s * 1103515245 + 12345) % 2147483648;
-    out[i] = s / 2147483648 - 0.5;
-  }
-  return out;
-}
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
@@ -46,15 +38,7 @@ describe('CLIPModel vision', () => {
     const mask = ids([[1, 1, 1, 1], [1, 1, 1, 0]]);
     const w = tf.tensor2d([[1, -2], [0.5, 3]]);
     const loss = (x: tf.Tensor4D): tf.Scalar => tf.sum(tf.mul(model.logitsPerImage(x, t, mask), w));
-    const g = tf.grad((x: tf.Tensor) => loss(x as tf.Tensor4D))(px);
-    expect(g.shape).toEqual(shape);
-    expect(g.isFinite().all().dataSync()[0]).toBe(1);
-    const analytic = tf.sum(tf.mul(g, dir)).dataSync()[0];
-    expect(Math.abs(analytic)).toBeGreaterThan(1e-3);
-    const eps = 1e-2;
-    const f = (s: number): number => loss(tf.add(px, tf.mul(dir, s)) as tf.Tensor4D).dataSync()[0];
-    const numeric = (f(eps) - f(-eps)) / (2 * eps);
-    expect(Math.abs(numeric - analytic)).toBeLessThan(0.02 * Math.abs(analytic));
+    const g = expectDirectionalGrad(loss, px, dir);
     tf.dispose([px, dir, t, mask, w, g]);
   });
 

@@ -1,13 +1,10 @@
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { readSafetensors } from '../io/safetensors';
-import { Params } from '../nn/params';
+import { Params, checkParamShapes } from '../nn/params';
 import { activation, additiveMask, layerNorm, linear } from '../nn/layers';
-import { expectModelType, field, intField, readJsonConfig, withFile } from './hf-config';
+import { buildWithParams, expectModelType, field, intField, readHFFolder } from './hf-config';
 import {
   PreLNBlockNames,
   PreLNBlockOptions,
-  checkParamShapes,
   patchEmbed,
   positionEmbeddingsFor,
   preLNBlock,
@@ -267,14 +264,6 @@ export interface LoadCLIPOptions {
 
 /** Load an HF CLIPModel directory (config.json + model.safetensors). */
 export async function loadCLIP(dir: string, opts: LoadCLIPOptions = {}): Promise<CLIPModel> {
-  const cfgFile = path.join(dir, 'config.json');
-  const config = withFile(cfgFile, () => clipConfigFromHF(readJsonConfig(cfgFile)));
-  const file = path.join(dir, opts.weights ?? 'model.safetensors');
-  const params = Params.fromHost(withFile(file, () => readSafetensors(file)), { trainable: opts.trainable });
-  try {
-    return withFile(file, () => new CLIPModel(config, params.scope(opts.prefix ?? '')));
-  } catch (e) {
-    params.dispose();
-    throw e;
-  }
+  const { config, host, file } = readHFFolder(dir, clipConfigFromHF, opts.weights);
+  return buildWithParams(Params.fromHost(host, { trainable: opts.trainable }), file, (p) => new CLIPModel(config, p.scope(opts.prefix ?? '')));
 }

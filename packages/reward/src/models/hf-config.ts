@@ -1,5 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { readSafetensors } from '../io/safetensors';
+import { TensorMap } from '../io/tensors';
+import { Params } from '../nn/params';
 
 /**
  * Read a Hugging Face `config.json` (or any JSON file). `dirOrFile` is a model directory (then `name`
@@ -62,5 +65,26 @@ export function withFile<T>(file: string, fn: () => T): T {
   } catch (e) {
     const msg = (e as Error).message;
     throw new Error(msg.startsWith(file) ? msg : `${file}: ${msg}`);
+  }
+}
+
+/**
+ * An HF model folder's two halves, as every tower loader reads them: config.json parsed by `parseConfig`
+ * and the weights file (default model.safetensors) on the host. Errors name the file.
+ */
+export function readHFFolder<C>(dir: string, parseConfig: (json: any) => C, weights = 'model.safetensors'): { config: C; host: TensorMap; file: string } {
+  const cfgFile = path.join(dir, 'config.json');
+  const config = withFile(cfgFile, () => parseConfig(readJsonConfig(cfgFile)));
+  const file = path.join(dir, weights);
+  return { config, host: withFile(file, () => readSafetensors(file)), file };
+}
+
+/** `build(params)`, its errors naming `file`; the parameters are released when it throws. */
+export function buildWithParams<M>(params: Params, file: string, build: (p: Params) => M): M {
+  try {
+    return withFile(file, () => build(params));
+  } catch (e) {
+    params.dispose();
+    throw e;
   }
 }

@@ -1,10 +1,7 @@
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { readSafetensors } from '../io/safetensors';
-import { TensorMap } from '../io/tensors';
-import { Params } from '../nn/params';
+import { Params, checkParamShapes } from '../nn/params';
 import { activation, additiveMask, attention, linear, mergeHeads, rmsNorm, splitHeads } from '../nn/layers';
-import { expectModelType, field, intField, readJsonConfig, withFile } from './hf-config';
+import { buildWithParams, expectModelType, field, intField, readHFFolder, withFile } from './hf-config';
 
 // T5 (T5ForConditionalGeneration) with Hugging Face semantics: pre-RMS-norm blocks, unscaled attention,
 // bucketed relative position biases from layer 0 of each stack, optional gated FFN, and the
@@ -214,21 +211,7 @@ export class T5Model {
     readonly params: Params,
   ) {
     this.act = activation(config.dense_act_fn);
-    const missing: string[] = [];
-    for (const [name, shape] of t5ParamShapes(config)) {
-      if (!params.has(name)) {
-        missing.push(name);
-        continue;
-      }
-      const t = params.get(name);
-      if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-        throw new Error(`T5: parameter "${name}" has shape [${t.shape}], expected [${shape}]`);
-      }
-    }
-    if (missing.length > 0) {
-      const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';
-      throw new Error(`T5: missing parameter "${missing[0]}"${more}`);
-    }
+    withFile('T5', () => checkParamShapes(params, t5ParamShapes(config)));
   }
 
   /** Token embeddings [B, L, D] from the shared table. */
@@ -451,18 +434,9 @@ export function t5Rename(config: T5Config, keys: { has(k: string): boolean }, pr
 
 /** Load an HF T5 directory (config.json + model.safetensors); see `t5Rename` for duplicated tables. */
 export async function loadT5(dir: string, opts: LoadT5Options = {}): Promise<T5Model> {
-  const cfgFile = path.join(dir, 'config.json');
-  const config = withFile(cfgFile, () => t5ConfigFromHF(readJsonConfig(cfgFile)));
-  const file = path.join(dir, opts.weights ?? 'model.safetensors');
-  const host: TensorMap = withFile(file, () => readSafetensors(file));
+  const { config, host, file } = readHFFolder(dir, t5ConfigFromHF, opts.weights);
   const pre = opts.prefix ?? '';
-  const params = Params.fromHost(host, { trainable: opts.trainable, rename: t5Rename(config, host, pre) });
-  try {
-    return withFile(file, () => new T5Model(config, params.scope(pre)));
-  } catch (e) {
-    params.dispose();
-    throw e;
-  }
+  return buildWithParams(Params.fromHost(host, { trainable: opts.trainable, rename: t5Rename(config, host, pre) }), file, (p) => new T5Model(config, p.scope(pre)));
 }
 
 /** Adds `bias` (token id → value) to every row of row-major logits [B, V], in place. */

@@ -1,9 +1,7 @@
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { readSafetensors } from '../io/safetensors';
-import { Params } from '../nn/params';
+import { Params, checkParamShapes } from '../nn/params';
 import { activation, attention, layerNorm, linear, matMulWeightT, mergeHeads, splitHeads } from '../nn/layers';
-import { expectModelType, field, intField, readJsonConfig, withFile } from './hf-config';
+import { buildWithParams, expectModelType, field, intField, readHFFolder } from './hf-config';
 
 /** The fields of HF `ViTConfig` that ViTModel (no pooler) depends on. */
 export interface ViTConfig {
@@ -119,16 +117,6 @@ export function preLNBlockShapes(prefix: string, n: PreLNBlockNames, d: number, 
   out.push([`${prefix}${n.fc1}.weight`, [inner, d]], [`${prefix}${n.fc1}.bias`, [inner]]);
   out.push([`${prefix}${n.fc2}.weight`, [d, inner]], [`${prefix}${n.fc2}.bias`, [d]]);
   return out;
-}
-
-/** Throws one line naming the first parameter that is missing or has the wrong shape. */
-export function checkParamShapes(p: Params, expected: [string, number[]][]): void {
-  for (const [name, shape] of expected) {
-    const t = p.get(name); // throws `missing parameter "<full name>"`
-    if (t.shape.length !== shape.length || t.shape.some((s, i) => s !== shape[i])) {
-      throw new Error(`parameter "${name}" has shape [${t.shape}], expected [${shape}]`);
-    }
-  }
 }
 
 /**
@@ -303,16 +291,7 @@ export interface LoadViTOptions {
 
 /** Load an HF ViT directory (config.json + model.safetensors). */
 export async function loadViT(dir: string, opts: LoadViTOptions = {}): Promise<ViTModel> {
-  const cfgFile = path.join(dir, 'config.json');
-  const config = withFile(cfgFile, () => vitConfigFromHF(readJsonConfig(cfgFile)));
-  const file = path.join(dir, opts.weights ?? 'model.safetensors');
-  const host = withFile(file, () => readSafetensors(file));
+  const { config, host, file } = readHFFolder(dir, vitConfigFromHF, opts.weights);
   const prefix = opts.prefix ?? (host.has('embeddings.cls_token') || !host.has('vit.embeddings.cls_token') ? '' : 'vit.');
-  const params = Params.fromHost(host, { trainable: opts.trainable });
-  try {
-    return withFile(file, () => new ViTModel(config, params.scope(prefix)));
-  } catch (e) {
-    params.dispose();
-    throw e;
-  }
+  return buildWithParams(Params.fromHost(host, { trainable: opts.trainable }), file, (p) => new ViTModel(config, p.scope(prefix)));
 }

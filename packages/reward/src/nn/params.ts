@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { TensorMap } from '../io/tensors';
+import { TensorMap, sameShape } from '../io/tensors';
 
 /**
  * Named parameters with Hugging Face / checkpoint names. Models read their weights through a prefixed
@@ -66,5 +66,15 @@ export class Params {
   dispose(): void {
     for (const v of this.tensors.values()) v.dispose();
     this.tensors.clear();
+  }
+}
+
+/** Throws one line naming the first parameter that is missing or has the wrong shape. */
+export function checkParamShapes(p: Params, expected: [string, number[]][]): void {
+  for (const [name, shape] of expected) {
+    const t = p.get(name); // throws `missing parameter "<full name>"`
+    if (!sameShape(t.shape, shape)) {
+      throw new Error(`parameter "${name}" has shape [${t.shape}], expected [${shape}]`);
+    }
   }
 }

@@ -11,7 +11,7 @@ import { loadViT } from '../models/vit';
 import { caseDirs, compare, expectClose } from '../parity/fixtures';
 import { exportOnnx } from './export';
 import { encodeModel } from './proto';
-import { greedyDecode, greedyDecodeCached } from './scorer';
+import { greedyDecode, greedyDecodeCached } from './greedy-decode';
 import { exportT5CachedStepGraph, exportT5CrossKVGraph } from './export-t5';
 
 // Plain ViT / T5 / CLIP blocks exported to ONNX against the HF outputs stored in the parity fixtures

@@ -7,12 +7,15 @@ import { rahfConfigToJson } from '../rahf/config';
 import { RewardModel } from '../rahf/model';
 import { writeFileAtomic } from '../util/atomic';
 import { exportClipGraph } from './export-clip';
-import { RahfPart, exportRahfDecoderGraph, exportRahfGraph, rahfOutputs, rahfTextInputs } from './export-rahf';
+import { exportRahfDecoderGraph, exportRahfGraph, rahfOutputs, rahfTextInputs } from './export-rahf';
 import { exportT5DecoderGraph, exportT5EncoderGraph } from './export-t5';
 import { exportViTGraph } from './export-vit';
 import { GraphBuilder } from './graph';
 import { OnnxModel, WriteOptions, writeModel } from './proto';
 import { QuantizeOptions, quantizeDynamic } from './quantize';
+import { RahfOnnxManifest, manifestPath } from './manifest';
+
+export { type RahfOnnxManifest, manifestPath } from './manifest';
 
 /**
  * What to export:
@@ -83,25 +86,6 @@ export function exportOnnx(model: ExportableModel, kind: ExportKind): OnnxModel 
   return g.model({ docString: `richhf-ts ${kind} export` });
 }
 
-/** The sidecar written next to an exported RAHF model: everything the scorer needs besides the graphs. */
-export interface RahfOnnxManifest {
-  format: 'rahf-onnx';
-  version: 1;
-  /** Our self-contained config.json object (rahfConfigToJson). */
-  config: Record<string, unknown>;
-  /** Graph files relative to the manifest's folder. */
-  files: { scores: string; heatmaps?: string; encoder?: string; decoder: string; decoderInit: string };
-  /** Text inputs of each graph (see rahfTextInputs). */
-  inputs: Record<'scores' | 'heatmaps' | 'encoder', { ids: string; mask?: string; kind: string; type?: string }[]>;
-  outputs: Record<'scores' | 'heatmaps', string[]>;
-  /** Whether `encoder_hidden` comes from the scores graph (multi-head) or needs the encoder graph. */
-  encoderHiddenFromScores: boolean;
-  tokenizer: string;
-  quantize?: 'int8';
-  /** Pixel layout and preprocessing the graphs expect. */
-  pixels: { layout: 'NHWC'; size: number; mean: number[]; std: number[]; normalised: true };
-}
-
 export interface ExportRahfOptions extends WriteOptions {
   /** Also write the scores + heatmaps graph (`<stem>.heatmaps.onnx`). */
   heatmaps?: boolean;
@@ -115,11 +99,6 @@ export interface ExportRahfOptions extends WriteOptions {
 export interface ExportRahfResult {
   manifest: string;
   files: string[];
-}
-
-/** `<dir>/<stem>.rahf.json` for a model file `<dir>/<stem>.onnx`. */
-export function manifestPath(onnxFile: string): string {
-  return path.join(path.dirname(onnxFile), `${path.basename(onnxFile).replace(/\.onnx$/i, '')}.rahf.json`);
 }
 
 /**

@@ -21,7 +21,7 @@ export class GraphBuilder {
   private counter = 0;
   private readonly memos = new Map<string, string>();
   /**
-   * Trainable export (export-train.ts): tfjs variable id → parameter name. When set, the exporters'
+   * Trainable export (train/loss-graph.ts): tfjs variable id → parameter name. When set, the exporters'
    * weights become float32 graph inputs named by the parameter (in the model's own layout) and their
    * export-time transforms become graph nodes, so a gradient graph reaches the raw parameters.
    */

@@ -1,7 +1,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { AttrValue, OnnxDType, OnnxGraph, OnnxNode, OnnxTensor, OnnxValueInfo, TensorData, decodeModel } from './proto';
-import { dtypeFromCode } from './shape-infer';
+import { dtypeFromCode } from './shape-math';
 
 /*
  * An ONNX model file back into the OnnxGraph of proto.ts (the writer's in-memory form), so graphs

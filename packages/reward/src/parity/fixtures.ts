@@ -52,3 +52,16 @@ export function expectClose(key: string, actual: ArrayLike<number>, expected: Ar
     );
   }
 }
+
+/** max |a − b| / max |b| (the reference's scale): the relative error of gradients; Infinity on NaN or a length mismatch. */
+export function relErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let d = 0;
+  let m = 0;
+  for (let i = 0; i < b.length; i++) {
+    const e = Math.abs(a[i] - b[i]);
+    if (!(e <= d)) d = Number.isNaN(e) ? Infinity : e;
+    m = Math.max(m, Math.abs(b[i]));
+  }
+  return d === 0 ? 0 : d / Math.max(m, 1e-30);
+}

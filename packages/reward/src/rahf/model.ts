@@ -1,233 +1,36 @@
-import * as fs from 'fs';
-import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { Heatmap } from '../heatmap-image';
-import { RgbImage, resizeForViT } from '../image';
-import { ResolveOptions, resolveModel } from '../io/hub';
-import { writeSafetensors } from '../io/safetensors';
-import { HostTensor, TensorMap } from '../io/tensors';
-import { loadWeights, loadWeightsFile } from '../io/weights';
-import { readJsonConfig, withFile } from '../models/hf-config';
-import { T5Model, t5ConfigFromHF } from '../models/t5';
-import { ViTModel, vitConfigFromHF } from '../models/vit';
-import { linear } from '../nn/layers';
+import { RgbImage } from '../image';
+import { imagesToModelInput } from './preprocess';
 import { Params } from '../nn/params';
 import { Tokenizer } from '../tokenizer';
-import { writeFileAtomic } from '../util/atomic';
-import { BUNDLED_TOKENIZER } from '../bundled';
-import {
-  HEATMAP_NAMES,
-  HeatmapName,
-  RahfConfig,
-  RahfVariant,
-  SCORE_NAMES,
-  ScoreName,
-  configTokenizerDirs,
-  gridSize,
-  rahfConfigFromJson,
-  rahfConfigToJson,
-  taskPrompt,
-  validateRahfConfig,
-  visualTokenCount,
-} from './config';
-import { heatmapHead, scoreHead } from './heads';
-import { TF_TO_TORCH_FILTER, TORCH_TO_TF_FILTER } from './conv';
-import { STEM_SKIP, imageStem } from './stem';
-import { captionPool } from './caption-pool';
-import { groundCaption } from './word-grounding';
-import { PROJECTION, T5_PREFIX, VIT_PREFIX, initRahfParams, internalShape, isHeadFilter, rahfParamShapes } from './init';
+import { HEATMAP_NAMES, HeatmapName, RahfConfig, SCORE_NAMES, ScoreName } from './config';
 import { markLogitBias, misalignedWords } from './keywords';
-import { inferYouweiliangConfig } from './youweiliang';
-import { getPreset } from './presets';
-import { resizeBilinearPil } from './resize';
+import { RichFeedback, feedbackRows } from './feedback';
+import { EngineName, Scorer, ScoreDefaults, ScoreOptions, SCORE_DEFAULTS, checkBatchSize, pixelArraySize } from './scorer';
+import { RewardGradient, ScoreGradOptions, ScoreGradResult, ScoreWeights, checkScoreWeights } from './reward-gradient';
+import { LoadOptions, ModelParts, PresetOptions, checkParams, loadParts, presetParts, writeParts } from './checkpoint';
+import { RahfNetwork, tidyRecord } from './network';
 
-/** Rich feedback for one image–prompt pair. */
-export interface RichFeedback {
-  scores: Record<ScoreName, number>;
-  heatmaps?: Record<HeatmapName, Heatmap>;
-  /** The decoder's output: the prompt words with `_0` on misaligned ones. */
-  keywordSequence?: string;
-  /** Words of `keywordSequence` marked `_0`. */
-  misaligned?: string[];
-}
+export { type LoadOptions, type PresetOptions } from './checkpoint';
+export { type ForwardOutput } from './network';
 
-export interface ForwardOutput {
-  scores: Record<ScoreName, tf.Tensor1D>;
-  heatmaps?: Record<HeatmapName, tf.Tensor3D>;
-}
-
-/** What the heads and the keyword decoder read from one joint encoding (RewardModel.encodeParts). */
-interface JointParts {
-  image: tf.Tensor3D;
-  caption: tf.Tensor3D;
-  textMask: tf.Tensor2D;
-}
-
-/** Internal forward result: outputs plus, on request, the caption's encoder states for the decoder. */
-type RunOutput = ForwardOutput & { caption?: { hidden: tf.Tensor3D; mask: tf.Tensor2D } };
-
-/** tf.tidy for functions returning tensor records (tidy's own typing wants a TensorContainer). */
-function tidyRecord<T>(fn: () => T): T {
-  return tf.tidy(() => fn() as unknown as tf.TensorContainer) as unknown as T;
-}
-
-export interface LoadOptions {
-  /** Weights file inside the directory (default: model.safetensors, else a torch .pt/.bin). */
-  weights?: string;
-  /** tokenizer.json file or directory (default: the checkpoint's, else its t5 sub-directory's). */
-  tokenizer?: string;
-  trainable?: boolean;
-  hub?: ResolveOptions;
-}
-
-export interface PresetOptions {
-  /** Seed of the random initialisation (default 0). */
-  seed?: number;
-  /** HF ViT checkpoint (directory or hub id) to start the image tower from. */
-  vit?: string;
-  /** HF T5 checkpoint (directory or hub id) to start the text tower from; also supplies the tokenizer. */
-  t5?: string;
-  /** tokenizer.json file or directory or hub id (needed when `t5` is not given). */
-  tokenizer?: string;
-  variant?: RahfVariant;
-  /**
-   * Widths of the conv stem in front of the ViT (rahf/stem.ts), replacing the preset's (`[]`: none; the
-   * default with `vit`); the preset's ViT is resized to patchify the stem's output.
-   */
-  imageStem?: number[];
-  /** Add the projected stem map to the heads' feature map (default: the preset's; rahf/stem.ts STEM_SKIP). */
-  imageStemSkip?: boolean;
-  /** Add the pooled caption, projected, to the heads' feature map (default: the preset's; rahf/caption-pool.ts). */
-  captionPool?: boolean;
-  /** Ground the caption states in the image positions (default: the preset's; rahf/word-grounding.ts). */
-  wordGrounding?: boolean;
-  trainable?: boolean;
-  hub?: ResolveOptions;
-}
-
-export interface PredictOptions {
-  /** Predict heatmaps (default true; the heatmap heads dominate the cost of large models). */
-  heatmaps?: boolean;
-  /** Generate the misaligned-keyword sequence (default true). */
-  keywords?: boolean;
-  /** Images per forward pass (default 8). */
-  batchSize?: number;
-  /** Cap on generated tokens (default 100, as youweiliang/RichHF). */
-  maxNewTokens?: number;
-}
-
-/** Names of tied copies of the T5 table that checkpoints may hold beside `shared.weight`. */
-const T5_EMBED_COPIES = [`${T5_PREFIX}encoder.embed_tokens.weight`, `${T5_PREFIX}decoder.embed_tokens.weight`];
+/** Options of the deprecated `predict` (defaults: heatmaps and keywords on); see ScoreOptions. */
+export type PredictOptions = ScoreOptions;
 
 /**
- * Bring checkpoint tensors to exactly the model's parameter set: tied copies of the T5 embedding and
- * the unused ViT pooler are dropped (a file with only a copy of the table gets it as shared.weight),
- * then every name must be expected with the expected shape, and every expected name present.
+ * RAHF — Rich Automatic Human Feedback (Liang et al., CVPR 2024) as a model to load, score with, decode
+ * keywords with and differentiate: the network (network.ts) plus checkpoints (checkpoint.ts), the
+ * scoring verb (scorer.ts), keyword decoding and the reward-gradient contract (reward-gradient.ts).
+ * Layout and parameter names follow youweiliang/RichHF (its public checkpoint loads as is); the config
+ * chooses between its quirks and the cleaner behaviour of our presets.
  */
-function canonicalise(host: TensorMap, c: RahfConfig, label: string): TensorMap {
-  const expected = new Map(rahfParamShapes(c));
-  const out: TensorMap = new Map();
-  const shared = `${T5_PREFIX}shared.weight`;
-  for (const [k, t] of host) {
-    if (T5_EMBED_COPIES.includes(k) || k.startsWith(`${VIT_PREFIX}pooler.`)) continue;
-    if (k === `${T5_PREFIX}lm_head.weight` && c.t5.tie_word_embeddings) continue;
-    out.set(k, t);
-  }
-  if (!out.has(shared)) {
-    const copy = T5_EMBED_COPIES.find((k) => host.has(k));
-    if (copy) out.set(shared, host.get(copy)!);
-  }
-  for (const [k, t] of out) {
-    const want = expected.get(k);
-    if (!want) throw new Error(`${label}: unexpected parameter "${k}" for this config (variant ${c.variant})`);
-    if (t.dtype !== 'float32') throw new Error(`${label}: parameter "${k}" is ${t.dtype}, expected float32`);
-    if (want.length !== t.shape.length || want.some((s, i) => s !== t.shape[i])) {
-      throw new Error(`${label}: parameter "${k}" has shape [${t.shape}], expected [${want}]`);
-    }
-  }
-  const missing = [...expected.keys()].filter((k) => !out.has(k));
-  if (missing.length > 0) {
-    const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';
-    throw new Error(`${label}: missing parameter "${missing[0]}"${more}`);
-  }
-  return out;
-}
+export class RewardModel extends RahfNetwork implements Scorer, RewardGradient {
+  readonly engine: EngineName = 'tfjs';
+  /** What `score` does when a call does not say (openScorer sets them from its options). */
+  scoreDefaults: ScoreDefaults = { ...SCORE_DEFAULTS };
 
-/** tokenizer.json of the first directory that has one. */
-function findTokenizer(dirs: string[], label: string): Tokenizer {
-  for (const d of dirs) {
-    const f = path.join(d, 'tokenizer.json');
-    if (fs.existsSync(f)) return Tokenizer.fromFile(f);
-  }
-  throw new Error(`${label}: no tokenizer.json (looked in ${dirs.join(', ')}); pass the tokenizer option`);
-}
-
-async function tokenizerFrom(ref: string, hub?: ResolveOptions): Promise<Tokenizer> {
-  if (fs.existsSync(ref) && fs.statSync(ref).isFile()) return Tokenizer.fromFile(ref);
-  return Tokenizer.fromDir(await resolveModel(ref, { ...hub, files: hub?.files ?? ['tokenizer.json'] }));
-}
-
-/** HF tower checkpoint → tensors named for our model (`prefix` + the tower's own names). */
-function towerWeights(dir: string, prefix: string, accept: Set<string>, c: RahfConfig): TensorMap {
-  const host = loadWeights(dir);
-  const out: TensorMap = new Map();
-  // ViTForImageClassification and similar wrap the tower as `vit.`; T5 files may keep tied copies.
-  const strip = prefix === VIT_PREFIX && [...host.keys()].some((k) => k.startsWith('vit.')) ? 'vit.' : '';
-  for (const [k0, t] of host) {
-    if (strip && !k0.startsWith(strip)) continue;
-    let k = prefix + k0.slice(strip.length);
-    if (prefix === T5_PREFIX && !host.has('shared.weight') && k0 === 'encoder.embed_tokens.weight') k = `${T5_PREFIX}shared.weight`;
-    if (accept.has(k)) out.set(k, t);
-  }
-  const missing = [...accept].filter((k) => !out.has(k));
-  if (missing.length) throw new Error(`${dir}: missing parameter "${missing[0].slice(prefix.length)}" for the ${prefix.slice(0, -1)} tower`);
-  return canonicalShapes(out, c, dir);
-}
-
-function canonicalShapes(m: TensorMap, c: RahfConfig, label: string): TensorMap {
-  const expected = new Map(rahfParamShapes(c));
-  for (const [k, t] of m) {
-    const want = expected.get(k)!;
-    if (want.length !== t.shape.length || want.some((s, i) => s !== t.shape[i])) {
-      throw new Error(`${label}: parameter "${k}" has shape [${t.shape}], expected [${want}]`);
-    }
-  }
-  return m;
-}
-
-/** Checkpoint tensors → variables in the model's layout (head conv weights become tfjs filters). */
-function toVariables(m: TensorMap, trainable: boolean, into: Map<string, tf.Variable>): void {
-  for (const [k, t] of m) {
-    const x = tf.tidy(() => {
-      const raw = tf.tensor(t.data as Float32Array, t.shape, 'float32');
-      return isHeadFilter(k, t.shape.length) ? tf.transpose(raw, TORCH_TO_TF_FILTER) : raw;
-    });
-    into.set(k, tf.variable(x, trainable, undefined, 'float32'));
-    x.dispose();
-  }
-}
-
-/**
- * RAHF — Rich Automatic Human Feedback (Liang et al., CVPR 2024): ViT image tokens and T5 caption
- * embeddings fused by the T5 encoder; the image positions form a feature map read by score and
- * heatmap heads; the T5 decoder writes the caption with misaligned words marked. Layout and
- * parameter names follow youweiliang/RichHF (its public checkpoint loads as is); the config chooses
- * between its quirks and the cleaner behaviour of our presets.
- */
-export class RewardModel {
-  readonly vit: ViTModel;
-  readonly t5: T5Model;
-
-  private constructor(
-    readonly config: RahfConfig,
-    readonly tokenizer: Tokenizer,
-    readonly params: Params,
-  ) {
-    this.vit = new ViTModel(config.vit, params.scope(VIT_PREFIX));
-    this.t5 = new T5Model(config.t5, params.scope(T5_PREFIX));
-    if (tokenizer.vocabSize > config.t5.vocab_size) {
-      throw new Error(`tokenizer ${tokenizer.file} has ${tokenizer.vocabSize} tokens but the T5 vocabulary holds ${config.t5.vocab_size}`);
-    }
+  private constructor(config: RahfConfig, tokenizer: Tokenizer, params: Params) {
+    super(config, tokenizer, params);
   }
 
   /**
@@ -236,17 +39,18 @@ export class RewardModel {
    * ([kh, kw, in, out]; [kh, kw, out, in] for the transposed convs).
    */
   static fromParts(config: RahfConfig, tokenizer: Tokenizer, params: Params): RewardModel {
-    const expected = new Map(rahfParamShapes(validateRahfConfig(config)).map(([k, s]) => [k, internalShape(k, s)]));
-    for (const [k, v] of params.tensors) {
-      const want = expected.get(k);
-      if (!want) throw new Error(`unexpected parameter "${k}" for this config`);
-      if (want.length !== v.shape.length || want.some((s, i) => s !== v.shape[i])) {
-        throw new Error(`parameter "${k}" has shape [${v.shape}], expected [${want}]`);
-      }
-    }
-    const missing = [...expected.keys()].find((k) => !params.tensors.has(k));
-    if (missing) throw new Error(`missing parameter "${missing}"`);
+    checkParams(config, params);
     return new RewardModel(config, tokenizer, params);
+  }
+
+  /** The model of loaded parts, which it owns from here (released when the model cannot be made). */
+  private static own(parts: ModelParts): RewardModel {
+    try {
+      return new RewardModel(parts.config, parts.tokenizer, parts.params);
+    } catch (e) {
+      parts.params.dispose();
+      throw e;
+    }
   }
 
   /**
@@ -256,29 +60,7 @@ export class RewardModel {
    * tensor shapes and the tokenizer must be given (t5-base's) unless a tokenizer.json sits beside it.
    */
   static async load(ref: string, opts: LoadOptions = {}): Promise<RewardModel> {
-    // A weights file (e.g. the public state_dict .pt) is loaded from its directory.
-    const isFile = fs.existsSync(ref) && fs.statSync(ref).isFile();
-    const dir = isFile ? path.dirname(ref) : await resolveModel(ref, opts.hub);
-    const file = isFile ? ref : opts.weights ? path.join(dir, opts.weights) : undefined;
-    const host = file ? loadWeightsFile(file) : loadWeights(dir);
-    const label = file ?? dir;
-    const cfgFile = path.join(dir, 'config.json');
-    // Without a config.json, the layout is read off a youweiliang checkpoint's tensor shapes.
-    const json = fs.existsSync(cfgFile) ? readJsonConfig(cfgFile) : inferYouweiliangConfig(host, label);
-    const config = withFile(fs.existsSync(cfgFile) ? cfgFile : label, () => rahfConfigFromJson(json, dir));
-    const tensors = canonicalise(host, config, label);
-    const tokenizer = opts.tokenizer
-      ? await tokenizerFrom(opts.tokenizer, opts.hub)
-      : findTokenizer(configTokenizerDirs(json, dir), dir);
-    const vars = new Map<string, tf.Variable>();
-    toVariables(tensors, opts.trainable ?? false, vars);
-    const params = new Params(vars);
-    try {
-      return new RewardModel(config, tokenizer, params);
-    } catch (e) {
-      params.dispose();
-      throw e;
-    }
+    return RewardModel.own(await loadParts(ref, opts));
   }
 
   /**
@@ -287,276 +69,58 @@ export class RewardModel {
    * Without a T5 checkpoint the vocabulary is the tokenizer's, rounded up to a multiple of 128.
    */
   static async fromPreset(name: string, opts: PresetOptions = {}): Promise<RewardModel> {
-    const preset = getPreset(name);
-    if (opts.variant) preset.variant = opts.variant;
-    const vitDir = opts.vit ? await resolveModel(opts.vit, opts.hub) : undefined;
-    const t5Dir = opts.t5 ? await resolveModel(opts.t5, opts.hub) : undefined;
-    if (vitDir) {
-      preset.vitJson = readJsonConfig(vitDir);
-      // The checkpoint's patch embedding fixes the patch size; the image size stays the preset's.
-      if (typeof preset.vitJson.patch_size === 'number') preset.patchSize = preset.vitJson.patch_size;
-    }
-    if (t5Dir) preset.t5Json = readJsonConfig(t5Dir);
-    // A pretrained ViT embeds pixels itself: the preset's stem is dropped unless asked for.
-    if (opts.imageStem !== undefined) preset.imageStem = [...opts.imageStem];
-    else if (vitDir) preset.imageStem = [];
-    if (opts.imageStemSkip !== undefined) preset.imageStemSkip = opts.imageStemSkip;
-    // The preset's skip needs one stem position per token; another stem (or none) goes without it.
-    else if (!preset.imageStem.length || preset.patchSize !== 2 ** preset.imageStem.length) preset.imageStemSkip = false;
-    if (opts.captionPool !== undefined) preset.captionPool = opts.captionPool;
-    if (opts.wordGrounding !== undefined) preset.wordGrounding = opts.wordGrounding;
-    const stages = preset.imageStem.length;
-    if (stages && vitDir) throw new Error(`preset "${name}": an image stem changes the ViT's input, so it cannot start from a pretrained ViT`);
-    const down = 2 ** stages;
-    if (preset.patchSize % down !== 0) {
-      throw new Error(`preset "${name}": ${stages} stem stages need a patch size divisible by ${down}, not ${preset.patchSize}`);
-    }
-    // The ViT patchifies what the stem leaves (the image itself without one).
-    if (!vitDir) {
-      Object.assign(preset.vitJson, {
-        image_size: preset.imageSize / down,
-        patch_size: preset.patchSize / down,
-        num_channels: stages ? preset.imageStem[stages - 1] : 3,
-      });
-    }
-    let tokenizer: Tokenizer;
-    if (opts.tokenizer) tokenizer = await tokenizerFrom(opts.tokenizer, opts.hub);
-    else if (t5Dir) tokenizer = Tokenizer.fromDir(t5Dir);
-    else if (fs.existsSync(BUNDLED_TOKENIZER)) tokenizer = Tokenizer.fromFile(BUNDLED_TOKENIZER);
-    else throw new Error(`preset "${name}": pass a tokenizer (tokenizer option) or a T5 checkpoint (t5 option)`);
-    if (!t5Dir) preset.t5Json.vocab_size = Math.ceil(tokenizer.vocabSize / 128) * 128;
-    const config = validateRahfConfig({
-      ...preset,
-      vit: withFile(vitDir ? path.join(vitDir, 'config.json') : `preset ${name} vit`, () => vitConfigFromHF(preset.vitJson)),
-      t5: withFile(t5Dir ? path.join(t5Dir, 'config.json') : `preset ${name} t5`, () => t5ConfigFromHF(preset.t5Json)),
-    });
-    const names = rahfParamShapes(config).map(([n]) => n);
-    const fromVit = new Set(vitDir ? names.filter((n) => n.startsWith(VIT_PREFIX)) : []);
-    const fromT5 = new Set(t5Dir ? names.filter((n) => n.startsWith(T5_PREFIX)) : []);
-    const trainable = opts.trainable ?? false;
-    const vars = initRahfParams(config, opts.seed ?? 0, { skip: (n) => fromVit.has(n) || fromT5.has(n), trainable });
-    try {
-      if (vitDir) toVariables(towerWeights(vitDir, VIT_PREFIX, fromVit, config), trainable, vars);
-      if (t5Dir) toVariables(towerWeights(t5Dir, T5_PREFIX, fromT5, config), trainable, vars);
-      return RewardModel.fromParts(config, tokenizer, new Params(vars));
-    } catch (e) {
-      for (const v of vars.values()) v.dispose();
-      throw e;
-    }
-  }
-
-  // ---------------------------------------------------------------------------------------------
-  // Building blocks (all differentiable).
-
-  /**
-   * ViT tokens (with or without CLS, per config) projected to the T5 width: [B, Nv, D], and the conv stem's
-   * map when there is one (the heads' skip input; the keyword paths ignore it).
-   */
-  private visual(pixelsNorm: tf.Tensor4D): { tokens: tf.Tensor3D; stem?: tf.Tensor4D } {
-    const cfg = this.config;
-    const s = cfg.imageSize;
-    const [b, h, w, c] = pixelsNorm.shape;
-    if (h !== s || w !== s || c !== 3) {
-      throw new Error(`RAHF expects normalised NHWC pixels [B, ${s}, ${s}, 3], got [${pixelsNorm.shape}] (predict/scoreGrad resize)`);
-    }
-    const stem = cfg.imageStem.length ? imageStem(pixelsNorm, this.params, cfg.imageStem) : undefined;
-    const hidden = this.vit.forward(stem ?? pixelsNorm);
-    const n = gridSize(cfg) ** 2;
-    const tokens = cfg.keepClsInEncoder ? hidden : tf.slice(hidden, [0, 1, 0], [b, n, hidden.shape[2]]);
-    return { tokens: linear(tokens, this.params, PROJECTION) as tf.Tensor3D, stem };
-  }
-
-  /** Token ids and mask of captions, padded to the longest and capped at maxTextTokens. */
-  private tokenize(texts: string[]): { ids: tf.Tensor2D; mask: tf.Tensor2D } {
-    const enc = this.tokenizer.encodeBatch(texts, { maxLength: this.config.maxTextTokens });
-    return { ids: tf.tensor2d(enc.ids, undefined, 'int32'), mask: tf.tensor2d(enc.mask, undefined, 'int32') };
-  }
-
-  /**
-   * T5 encoder over [image tokens; caption embeddings]. Without maskTextPadding no mask is used at all,
-   * as youweiliang does (pad tokens of shorter captions are attended to).
-   */
-  private encodeJoint(visual: tf.Tensor3D, texts: string[]): { hidden: tf.Tensor3D; textMask: tf.Tensor2D } {
-    const { ids, mask } = this.tokenize(texts);
-    const emb = this.t5.embed(ids);
-    const b = visual.shape[0];
-    const attentionMask = this.config.maskTextPadding
-      ? (tf.concat([tf.ones([b, visual.shape[1]], 'int32'), mask], 1) as tf.Tensor2D)
-      : undefined;
-    const hidden = this.t5.encode({ inputsEmbeds: tf.concat([visual, emb], 1) as tf.Tensor3D, attentionMask });
-    return { hidden, textMask: mask };
-  }
-
-  /** image_stem_skip: the stem's map projected to the T5 width (NHWC [B, g, g, D]); none without a stem skip. */
-  private stemSkip(stem?: tf.Tensor4D): tf.Tensor4D | undefined {
-    return stem && this.config.imageStemSkip ? (linear(stem, this.params, STEM_SKIP) as tf.Tensor4D) : undefined;
-  }
-
-  /**
-   * The parts of a joint encoding the heads and the decoder read: the encoder positions of the patches (CLS
-   * skipped) plus the stem skip, [B, N, D]; the caption states — the caption part of the encoder output,
-   * grounded in those image positions when the config has word_grounding (rahf/word-grounding.ts); the
-   * caption's token mask.
-   */
-  private encodeParts(visual: tf.Tensor3D, skip: tf.Tensor4D | undefined, texts: string[]): JointParts {
-    const { hidden, textMask } = this.encodeJoint(visual, texts);
-    const n = gridSize(this.config) ** 2;
-    const [b, , d] = hidden.shape;
-    const start = this.config.keepClsInEncoder ? 1 : 0;
-    let image = tf.slice(hidden, [0, start, 0], [b, n, d]) as tf.Tensor3D;
-    if (skip) image = tf.add(image, skip.reshape([b, n, d]));
-    const caption = this.captionHidden(hidden);
-    return { image, caption: this.config.wordGrounding ? groundCaption(caption, image, this.params) : caption, textMask };
-  }
-
-  /** The heads' input: the image positions as an NHWC map [B, g, g, D], plus the pooled caption if configured (caption-pool.ts). */
-  private featureMap(parts: JointParts): tf.Tensor4D {
-    const g = gridSize(this.config);
-    const [b, , d] = parts.image.shape;
-    let map = parts.image.reshape([b, g, g, d]) as tf.Tensor4D;
-    if (this.config.captionPool) {
-      const mask = this.config.maskTextPadding ? parts.textMask : undefined;
-      map = tf.add(map, captionPool(parts.caption, mask, this.params));
-    }
-    return map;
-  }
-
-  /** The caption part of the encoder output (what the keyword decoder reads, unless word grounding adds to it). */
-  private captionHidden(hidden: tf.Tensor3D): tf.Tensor3D {
-    const nv = visualTokenCount(this.config);
-    const [b, l, d] = hidden.shape;
-    return tf.slice(hidden, [0, nv, 0], [b, l - nv, d]) as tf.Tensor3D;
-  }
-
-  private headParams(kind: 'score' | 'heatmap', type: string): Params {
-    const base = kind === 'score' ? 'score_predictor.' : 'heatmap_predictor.';
-    return this.params.scope(this.config.variant === 'multi_head' ? `${base}${type}.` : base);
-  }
-
-  private score(feature: tf.Tensor4D, type: ScoreName): tf.Tensor1D {
-    return scoreHead(feature, this.headParams('score', type), this.config.scoreConv, this.config.scoreLinear);
-  }
-
-  private heatmap(feature: tf.Tensor4D, type: HeatmapName): tf.Tensor3D {
-    return heatmapHead(feature, this.headParams('heatmap', type), this.config.heatmapStages);
-  }
-
-  /**
-   * Scores (and heatmaps) of normalised pixels [B, S, S, 3] and prompts. Multi-head: one encoder pass
-   * feeds every head. Augmented prompt: one encoder pass per output with the task string in the text.
-   * `caption` also returns the plain-caption encoder output for the keyword decoder.
-   */
-  private run(
-    pixelsNorm: tf.Tensor4D,
-    prompts: string[],
-    opts: { heatmaps: boolean; caption: boolean },
-  ): RunOutput {
-    if (prompts.length !== pixelsNorm.shape[0]) {
-      throw new Error(`got ${pixelsNorm.shape[0]} images but ${prompts.length} prompts`);
-    }
-    const { tokens: visual, stem } = this.visual(pixelsNorm);
-    // image_stem_skip: the stem's map projected to the T5 width, added to every feature map the heads read.
-    const skip = this.stemSkip(stem);
-    const scores = {} as Record<ScoreName, tf.Tensor1D>;
-    const heatmaps = {} as Record<HeatmapName, tf.Tensor3D>;
-    let caption: { hidden: tf.Tensor3D; mask: tf.Tensor2D } | undefined;
-    if (this.config.variant === 'multi_head') {
-      const parts = this.encodeParts(visual, skip, prompts);
-      const feature = this.featureMap(parts);
-      for (const t of SCORE_NAMES) scores[t] = this.score(feature, t);
-      if (opts.heatmaps) for (const t of HEATMAP_NAMES) heatmaps[t] = this.heatmap(feature, t);
-      if (opts.caption) caption = { hidden: parts.caption, mask: parts.textMask };
-    } else {
-      const fmt = this.config.augmentedPromptFormat;
-      const task = (kind: 'SCORE' | 'HEATMAP', t: string) =>
-        this.featureMap(this.encodeParts(visual, skip, prompts.map((p) => taskPrompt(fmt, kind, t, p))));
-      for (const t of SCORE_NAMES) scores[t] = this.score(task('SCORE', t), t);
-      if (opts.heatmaps) for (const t of HEATMAP_NAMES) heatmaps[t] = this.heatmap(task('HEATMAP', t), t);
-      if (opts.caption) {
-        const parts = this.encodeParts(visual, skip, prompts);
-        caption = { hidden: parts.caption, mask: parts.textMask };
-      }
-    }
-    return { scores, heatmaps: opts.heatmaps ? heatmaps : undefined, caption };
+    return RewardModel.own(await presetParts(name, opts));
   }
 
   // ---------------------------------------------------------------------------------------------
   // Public API.
 
-  /**
-   * Differentiable forward on normalised NHWC pixels at the model size: scores [B] per type in (0,1)
-   * and, unless `heatmaps: false`, heatmaps [B, H, W] per type in (0,1).
-   */
-  forward(pixelsNorm: tf.Tensor4D, prompts: string[], opts: { heatmaps?: boolean } = {}): ForwardOutput {
-    return tidyRecord(() => {
-      const out = this.run(pixelsNorm, prompts, { heatmaps: opts.heatmaps ?? true, caption: false });
-      return { scores: out.scores, heatmaps: out.heatmaps };
-    });
-  }
-
-  /**
-   * Pixels in [0,1] (NHWC, any size) → normalised model input: PIL-bilinear resize to the model size
-   * and (x − mean) / std, differentiable. Decoded images go through src/image.ts (PIL-exact, 8-bit).
-   */
-  preprocess(pixels01: tf.Tensor4D): tf.Tensor4D {
-    const { imageSize: s, imageMean, imageStd } = this.config;
-    return tf.tidy(() => {
-      const x = resizeBilinearPil(pixels01, s, s);
-      return tf.div(tf.sub(x, tf.tensor1d(imageMean)), tf.tensor1d(imageStd)) as tf.Tensor4D;
-    });
-  }
-
   private async preprocessImages(images: RgbImage[]): Promise<tf.Tensor4D> {
     const s = this.config.imageSize;
-    const data = new Float32Array(images.length * s * s * 3);
-    for (let i = 0; i < images.length; i++) {
-      data.set(await resizeForViT(images[i], s, { mean: this.config.imageMean, std: this.config.imageStd }), i * s * s * 3);
-    }
-    return tf.tensor4d(data, [images.length, s, s, 3]);
+    return tf.tensor4d(await imagesToModelInput(images, this.config), [images.length, s, s, 3]);
   }
 
   /**
-   * Rich feedback for images (decoded RgbImages, or a [B, H, W, 3] tensor in [0,1]) and their prompts,
-   * in batches. Heatmaps come at the head's resolution (16 × the patch grid, = the model input size
-   * for 16-pixel patches).
+   * Rich feedback for images and their prompts, in batches (the {@link Scorer} verb): decoded RgbImages of
+   * any size (PIL-exact 8-bit resize, src/image.ts), a Float32Array of NHWC pixels in [0, 1] (`opts.size`,
+   * default the model size) or a [B, H, W, 3] tensor in [0, 1] (both resized by `preprocess`; with
+   * `input: 'normalised'`, already the model input). Heatmaps come at the head's resolution (16 × the
+   * patch grid). Defaults: `scoreDefaults` (scores only, {@link SCORE_DEFAULTS}).
    */
-  async predict(images: tf.Tensor4D | RgbImage[], prompts: string[], opts: PredictOptions = {}): Promise<RichFeedback[]> {
-    const n = Array.isArray(images) ? images.length : images.shape[0];
-    if (prompts.length !== n) throw new Error(`predict: ${n} images but ${prompts.length} prompts`);
-    const batch = opts.batchSize ?? 8;
-    if (!(Number.isInteger(batch) && batch > 0)) throw new Error(`predict: batchSize must be a positive integer, got ${batch}`);
-    const wantHeat = opts.heatmaps ?? true;
-    const wantKw = opts.keywords ?? true;
+  async score(images: RgbImage[] | Float32Array | tf.Tensor4D, prompts: string[], opts: ScoreOptions = {}): Promise<RichFeedback[]> {
+    const n = prompts.length;
+    const s = this.config.imageSize;
+    let size: [number, number] = [s, s];
+    if (Array.isArray(images)) {
+      if (images.length !== n) throw new Error(`RewardModel.score: ${images.length} images but ${n} prompts`);
+    } else if (images instanceof tf.Tensor) {
+      if (images.shape[0] !== n) throw new Error(`RewardModel.score: ${images.shape[0]} images but ${n} prompts`);
+      size = [images.shape[1], images.shape[2]];
+    } else size = pixelArraySize(images, n, s, opts.size, 'RewardModel.score');
+    const normalised = opts.input === 'normalised';
+    if (normalised && !Array.isArray(images) && (size[0] !== s || size[1] !== s)) {
+      throw new Error(`RewardModel.score: normalised input must be ${s}×${s}, got ${size[0]}×${size[1]}`);
+    }
+    const wantHeat = opts.heatmaps ?? this.scoreDefaults.heatmaps;
+    const wantKw = opts.keywords ?? this.scoreDefaults.keywords;
+    const batch = opts.batchSize ?? this.scoreDefaults.batchSize;
+    checkBatchSize(batch, 'RewardModel.score');
     const results: RichFeedback[] = [];
     for (let start = 0; start < n; start += batch) {
       const end = Math.min(n, start + batch);
-      const texts = prompts.slice(start, end);
-      const pixels = Array.isArray(images)
-        ? await this.preprocessImages(images.slice(start, end))
-        : tf.tidy(() => this.preprocess(tf.slice(images, [start, 0, 0, 0], [end - start, -1, -1, -1]) as tf.Tensor4D));
-      const out = tidyRecord(() => this.run(pixels, texts, { heatmaps: wantHeat, caption: wantKw }));
+      const pixels = await this.inputBatch(images, start, end, size, normalised);
+      const out = tidyRecord(() => this.run(pixels, prompts.slice(start, end), { heatmaps: wantHeat, caption: wantKw }));
       pixels.dispose();
       try {
-        const scores = await Promise.all(SCORE_NAMES.map((t) => out.scores[t].data()));
-        const heat = wantHeat ? await Promise.all(HEATMAP_NAMES.map((t) => out.heatmaps![t].data())) : [];
-        const [hh, hw] = wantHeat ? out.heatmaps![HEATMAP_NAMES[0]].shape.slice(1) : [0, 0];
-        let seqs: string[] = [];
-        if (wantKw) seqs = await this.decodeKeywords(out.caption!.hidden, out.caption!.mask, opts.maxNewTokens ?? 100);
-        for (let i = 0; i < end - start; i++) {
-          const fb: RichFeedback = {
-            scores: Object.fromEntries(SCORE_NAMES.map((t, k) => [t, scores[k][i]])) as Record<ScoreName, number>,
-          };
-          if (wantHeat) {
-            fb.heatmaps = Object.fromEntries(
-              HEATMAP_NAMES.map((t, k) => [t, { data: (heat[k] as Float32Array).slice(i * hh * hw, (i + 1) * hh * hw), width: hw, height: hh }]),
-            ) as Record<HeatmapName, Heatmap>;
-          }
-          if (wantKw) {
-            fb.keywordSequence = seqs[i];
-            fb.misaligned = misalignedWords(seqs[i]);
-          }
-          results.push(fb);
+        const scores = Object.fromEntries(await Promise.all(SCORE_NAMES.map(async (t) => [t, await out.scores[t].data()]))) as Record<ScoreName, Float32Array>;
+        let heatmaps;
+        if (wantHeat) {
+          const [height, width] = out.heatmaps![HEATMAP_NAMES[0]].shape.slice(1);
+          const maps = Object.fromEntries(await Promise.all(HEATMAP_NAMES.map(async (t) => [t, await out.heatmaps![t].data()]))) as Record<HeatmapName, Float32Array>;
+          heatmaps = { maps, height, width };
         }
+        const sequences = wantKw ? await this.decodeKeywords(out.caption!.hidden, out.caption!.mask, opts.maxNewTokens ?? 100) : undefined;
+        results.push(...feedbackRows({ scores, heatmaps, sequences }, end - start));
       } finally {
         tf.dispose(out as unknown as tf.TensorContainer);
       }
@@ -564,18 +128,24 @@ export class RewardModel {
     return results;
   }
 
-  /** The joint encoding for the keyword paths; the stem skip is projected only when word grounding reads it. */
-  private keywordParts(pixelsNorm: tf.Tensor4D, prompts: string[]): JointParts {
-    const { tokens, stem } = this.visual(pixelsNorm);
-    return this.encodeParts(tokens, this.config.wordGrounding ? this.stemSkip(stem) : undefined, prompts);
+  /** Normalised model input for images [start, end) of a score() input. */
+  private async inputBatch(images: RgbImage[] | Float32Array | tf.Tensor4D, start: number, end: number, [h, w]: [number, number], normalised: boolean): Promise<tf.Tensor4D> {
+    if (Array.isArray(images)) return this.preprocessImages(images.slice(start, end));
+    return tf.tidy(() => {
+      const x =
+        images instanceof tf.Tensor
+          ? (tf.slice(images, [start, 0, 0, 0], [end - start, -1, -1, -1]) as tf.Tensor4D)
+          : tf.tensor4d(images.subarray(start * h * w * 3, end * h * w * 3), [end - start, h, w, 3]);
+      return normalised ? x : this.preprocess(x);
+    });
   }
 
-  /** The caption's encoder output and token mask, what the keyword decoder reads. */
-  private captionStates(pixelsNorm: tf.Tensor4D, prompts: string[]): { hidden: tf.Tensor3D; mask: tf.Tensor2D } {
-    return tf.tidy(() => {
-      const { caption, textMask } = this.keywordParts(pixelsNorm, prompts);
-      return { hidden: caption, mask: textMask };
-    });
+  /**
+   * @deprecated Use {@link RewardModel.score}, the verb every engine shares. `predict` keeps its old
+   * defaults: heatmaps and keywords on.
+   */
+  predict(images: tf.Tensor4D | RgbImage[], prompts: string[], opts: PredictOptions = {}): Promise<RichFeedback[]> {
+    return this.score(images, prompts, { ...opts, heatmaps: opts.heatmaps ?? true, keywords: opts.keywords ?? true });
   }
 
   /** Greedy T5 decoding from the caption's encoder output; returns the decoded texts. */
@@ -657,19 +227,37 @@ export class RewardModel {
   /**
    * Scores and d(Σ_i Σ_k w_k·score_k,i)/d pixels for pixels in [0,1] (NHWC, any size): resize and
    * normalisation are inside the differentiated function, heatmap heads are skipped. Every score type
-   * is returned; only weighted ones contribute to the gradient.
+   * is returned; only weighted ones contribute to the gradient. A Float32Array input is the
+   * {@link RewardGradient} contract (size from `opts.size`, gradient on the host); a tensor input keeps
+   * the gradient as a tensor.
    */
+  scoreGrad(pixels01: Float32Array, prompts: string[], weights: ScoreWeights, opts?: ScoreGradOptions): Promise<ScoreGradResult>;
+  scoreGrad(pixels01: tf.Tensor4D, prompts: string[], weights: ScoreWeights): Promise<{ scores: Record<ScoreName, Float32Array>; grad: tf.Tensor4D }>;
   async scoreGrad(
+    pixels01: Float32Array | tf.Tensor4D,
+    prompts: string[],
+    weights: ScoreWeights,
+    opts: ScoreGradOptions = {},
+  ): Promise<{ scores: Record<ScoreName, Float32Array>; grad: Float32Array | tf.Tensor4D }> {
+    if (pixels01 instanceof tf.Tensor) return this.scoreGradTensor(pixels01, prompts, weights);
+    const [h, w] = pixelArraySize(pixels01, prompts.length, this.config.imageSize, opts.size, 'scoreGrad');
+    const x = tf.tensor4d(pixels01, [prompts.length, h, w, 3]);
+    try {
+      const { scores, grad } = await this.scoreGradTensor(x, prompts, weights);
+      const g = (await grad.data()) as Float32Array;
+      grad.dispose();
+      return { scores, grad: g };
+    } finally {
+      x.dispose();
+    }
+  }
+
+  private async scoreGradTensor(
     pixels01: tf.Tensor4D,
     prompts: string[],
-    weights: Partial<Record<ScoreName, number>>,
+    weights: ScoreWeights,
   ): Promise<{ scores: Record<ScoreName, Float32Array>; grad: tf.Tensor4D }> {
-    const ws = Object.entries(weights).filter(([, w]) => w !== undefined) as [ScoreName, number][];
-    for (const [k, w] of ws) {
-      if (!(SCORE_NAMES as readonly string[]).includes(k)) throw new Error(`scoreGrad: unknown score "${k}" (expected ${SCORE_NAMES.join(', ')})`);
-      if (!Number.isFinite(w)) throw new Error(`scoreGrad: weight of "${k}" is not a finite number`);
-    }
-    if (ws.length === 0) throw new Error('scoreGrad: weights must name at least one score');
+    const ws = checkScoreWeights(weights, 'scoreGrad');
     const kept = {} as Record<ScoreName, tf.Tensor1D>;
     const f = (x: tf.Tensor) => {
       const { scores } = this.run(this.preprocess(x as tf.Tensor4D), prompts, { heatmaps: false, caption: false });
@@ -690,34 +278,11 @@ export class RewardModel {
   }
 
   /**
-   * Write config.json (model_type "rahf", self-contained), model.safetensors (youweiliang's names and
-   * PyTorch layouts; the tied T5 table once, as shared.weight) and the tokenizer files. Weights are written first and
-   * config.json last, each atomically, so a directory with a config is always complete.
+   * Write the model as a checkpoint folder (rahf/checkpoint.ts writeParts): weights first, config.json
+   * last, each atomically, so a folder with a config is always complete.
    */
   async save(dir: string): Promise<void> {
-    fs.mkdirSync(dir, { recursive: true });
-    const map: TensorMap = new Map();
-    for (const [k, v] of this.params.tensors) {
-      const t = isHeadFilter(k, v.rank) ? tf.transpose(v, TF_TO_TORCH_FILTER) : v;
-      const data = (await t.data()) as Float32Array;
-      map.set(k, { dtype: 'float32', shape: [...t.shape], data } as HostTensor);
-      if (t !== v) t.dispose();
-    }
-    writeSafetensors(path.join(dir, 'model.safetensors'), map, { format: 'pt' });
-    // From memory, not copied from tokenizer.file: that directory may be gone (a resumed run prunes the checkpoint it
-    // started from), and a model saved without its tokenizer would load with another one.
-    this.tokenizer.saveTo(dir);
-    writeFileAtomic(path.join(dir, 'config.json'), JSON.stringify(rahfConfigToJson(this.config), null, 2) + '\n');
+    await writeParts(dir, this);
   }
 
-  /** Number of parameters. */
-  get numParams(): number {
-    let n = 0;
-    for (const v of this.params.tensors.values()) n += v.size;
-    return n;
-  }
-
-  dispose(): void {
-    this.params.dispose();
-  }
 }

@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { Rng } from '../data/synth/rng';
-import { HostFeed, TrainBatchHost } from '../onnx/export-train';
+import { HostFeed, TrainBatchHost } from '../train/loss-graph';
 import { HEATMAP_NAMES, HeatmapName, SCORE_NAMES, ScoreName, heatmapSize } from '../rahf/config';
 import { RewardModel } from '../rahf/model';
 import { TensorBatch } from '../train/loss';

@@ -8,27 +8,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { decodeSampleImage, openEvalDataset, DatasetOptions, EvalSample } from '../eval/dataset';
 import { inOrderAhead } from '../util/ahead';
+import { normalizeRgb } from '../image';
 import { parseLabels } from '../data/richhf';
 import { promptWords } from '../rahf/keywords';
-import { HEATMAP_NAMES, HeatmapName, SCORE_NAMES, ScoreName } from '../rahf/config';
+import { HEATMAP_NAMES, HeatmapName, RahfConfig, SCORE_NAMES, ScoreName, heatmapSize } from '../rahf/config';
 import { SCORE_FIELDS } from '../eval/evaluate';
 import { Rng } from '../data/synth/rng';
-import { AugmentConfig, augmentExample } from './augment';
+import { AugmentConfig, AugmentInput, augmentExample } from './augment';
 import type { TensorBatch } from './loss';
 
-export interface TrainExample {
+/** One training example in memory: the image and its two maps (what augmentation transforms), and its labels. */
+export interface TrainExample extends AugmentInput {
   uid: string;
   caption: string;
   /** Decoder target: prompt words with `_0` on misaligned ones. */
   target: string;
-  /** HWC 8-bit RGB. */
-  rgb: Uint8Array;
-  width: number;
-  height: number;
-  /** Implausibility (artifact) and misalignment maps, 8-bit. */
-  maps: [Uint8Array, Uint8Array];
-  mapWidth: number;
-  mapHeight: number;
   /** Scores in SCORE_NAMES order, [0, 1]. */
   scores: Float32Array;
 }
@@ -124,13 +118,12 @@ export interface HostBatch {
   maps: Record<HeatmapName, Float32Array>;
 }
 
-export interface BatchOptions {
-  imageSize: number;
-  heatmapSize: number;
-  mean: [number, number, number];
-  std: [number, number, number];
-  augment: AugmentConfig;
-  seed: number;
+/** How batches are made: the model's input (size, normalisation, heatmap size), the augmentation, the run's seed. */
+export type BatchOptions = Pick<RahfConfig, 'imageSize' | 'imageMean' | 'imageStd'> & { heatmapSize: number; augment: AugmentConfig; seed: number };
+
+/** BatchOptions for a model config. */
+export function batchOptionsFor(c: RahfConfig, augment: AugmentConfig, seed: number): BatchOptions {
+  return { imageSize: c.imageSize, imageMean: c.imageMean, imageStd: c.imageStd, heatmapSize: heatmapSize(c), augment, seed };
 }
 
 /** Build batch `step` from the given example indices (augmentation keyed by seed, step and slot). */
@@ -147,7 +140,7 @@ export async function makeBatch(set: TrainExample[], indices: number[], step: nu
   outs.forEach((a, i) => {
     const p = a.pixels;
     const off = i * S * S * 3;
-    for (let j = 0; j < p.length; j++) pixels[off + j] = (p[j] - o.mean[j % 3]) / o.std[j % 3];
+    normalizeRgb(p, o.imageMean, o.imageStd, pixels, off);
     maps.implausibility.set(a.maps[0], i * H * H);
     maps.misalignment.set(a.maps[1], i * H * H);
     scores.set(set[indices[i]].scores, i * SCORE_NAMES.length);

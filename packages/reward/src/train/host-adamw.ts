@@ -1,4 +1,5 @@
 import { HostTensor, TensorMap } from '../io/tensors';
+import { readMoments } from './optimizer-state';
 
 /**
  * AdamW and global-norm clipping of optimizer.ts on host Float32Arrays, for gradients that arrive on the
@@ -67,16 +68,9 @@ export class HostAdamW {
   /** Restore moments saved by {@link state} (or AdamW.state) and the step count. */
   load(state: TensorMap, step: number, shapes: Map<string, { shape: number[] }>): void {
     this.dispose();
-    for (const [k, t] of state) {
-      const map = k.startsWith('m.') ? this.m : k.startsWith('v.') ? this.v : undefined;
-      const name = k.slice(2);
-      const p = shapes.get(name);
-      if (!map || !p) throw new Error(`optimizer state: unexpected tensor "${k}"`);
-      if (p.shape.length !== t.shape.length || p.shape.some((s, i) => s !== t.shape[i])) {
-        throw new Error(`optimizer state: "${k}" has shape [${t.shape}], parameter has [${p.shape}]`);
-      }
-      map.set(name, Float32Array.from(t.data as Float32Array));
-      this.shapes.set(name, [...p.shape]);
+    for (const { slot, name, tensor: t } of readMoments(state, shapes)) {
+      (slot === 'm' ? this.m : this.v).set(name, Float32Array.from(t.data as Float32Array));
+      this.shapes.set(name, [...t.shape]);
     }
     this.step = step;
   }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { HostTensor, TensorMap } from '../io/tensors';
+import { readMoments } from './optimizer-state';
 
 /**
  * AdamW (Loshchilov & Hutter) with PyTorch's update order: decoupled decay p ← p·(1 − lr·wd), then
@@ -81,15 +82,8 @@ export class AdamW {
   /** Restore moments saved by {@link state} and the step count. */
   load(state: TensorMap, step: number, vars: Map<string, tf.Variable>): void {
     this.dispose();
-    for (const [k, t] of state) {
-      const map = k.startsWith('m.') ? this.m : k.startsWith('v.') ? this.v : undefined;
-      const name = k.slice(2);
-      const p = vars.get(name);
-      if (!map || !p) throw new Error(`optimizer state: unexpected tensor "${k}"`);
-      if (p.shape.length !== t.shape.length || p.shape.some((s, i) => s !== t.shape[i])) {
-        throw new Error(`optimizer state: "${k}" has shape [${t.shape}], parameter has [${p.shape}]`);
-      }
-      map.set(name, tf.variable(tf.tensor(t.data as Float32Array, t.shape, 'float32'), false));
+    for (const { slot, name, tensor: t } of readMoments(state, vars)) {
+      (slot === 'm' ? this.m : this.v).set(name, tf.variable(tf.tensor(t.data as Float32Array, t.shape, 'float32'), false));
     }
     this.step = step;
   }

@@ -1,5 +1,5 @@
 /**
- * Training steps in onnxruntime-node: the loss graph of src/onnx/export-train.ts, differentiated by
+ * Training steps in onnxruntime-node: the loss graph of src/train/loss-graph.ts, differentiated by
  * src/onnx/autodiff.ts with respect to the trained parameters, run as one inference session per run
  * (forward and backward in a single `run`). The tfjs variables stay the source of truth: each step
  * feeds their current values and returns the loss parts and the gradients as host arrays (the trainer
@@ -9,7 +9,7 @@
 import * as os from 'os';
 import type * as Ort from 'onnxruntime-node';
 import { gradientModel } from '../onnx/autodiff';
-import { HostFeed, TrainBatchHost, TrainGraph, TrainGraphOptions, exportTrainGraph, fixedPaddingExact, lossOutput, trainFeeds } from '../onnx/export-train';
+import { HostFeed, TrainBatchHost, TrainGraph, TrainGraphOptions, exportTrainGraph, fixedPaddingExact, lossOutput, trainFeeds } from './loss-graph';
 import { encodeModel } from '../onnx/proto';
 import { RewardModel } from '../rahf/model';
 import type { LossPart } from './loss';

@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { initBackend } from '../backend';
-import { UserError } from '../cli/errors';
+import { UserError } from '../errors';
 import { runTrainResult, TrainCliOptions } from '../cli/train';
 import { writeSynthWorld } from '../data/synth/world';
 import { readSafetensors } from '../io/safetensors';

@@ -5,7 +5,7 @@
  * docs/raw-annotations.md, which then go through the same consolidation as real data.
  */
 import type { RawAnnotation } from '../consolidate';
-import type { Box } from './render';
+import type { Box } from './canvas';
 import { Rng } from './rng';
 
 export interface AnnotatorProfile {

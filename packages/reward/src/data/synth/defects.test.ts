@@ -1,6 +1,8 @@
 import { applyPixelArtifacts, drawDuplicates, planArtifacts, planMisalignment, type Artifact } from './defects';
 import { samplePrompt } from './grammar';
-import { Canvas, drawBackground, objectBox, type PlacedObject } from './render';
+import { Canvas } from './canvas';
+import { objectBox, type PlacedObject } from './objects';
+import { drawBackground } from './render';
 import { Rng } from './rng';
 
 describe('planMisalignment', () => {

@@ -10,9 +10,8 @@
  * severity that grows with its size and intensity.
  */
 import { COLOURS, COLOUR_NAMES, KINDS, POSITIONS, BACKGROUNDS, type Background, type ColourName, type Kind, type Position, type PromptSpec } from './grammar';
-import {
-  CATALOGUE, clipBox, fillPrim, movePrim, objectParts, primBounds, type Box, type Canvas, type PlacedObject, type Prim,
-} from './render';
+import { clipBox, fillPrim, movePrim, primBounds, type Box, type Canvas, type Prim } from './canvas';
+import { CATALOGUE, objectParts, type PlacedObject } from './objects';
 import { Rng } from './rng';
 
 // ---------------------------------------------------------------------------------------------------

@@ -17,9 +17,9 @@ import { writeFileAtomic } from '../../util/atomic';
 import { annotate, annotatorPool, type AnnotatorProfile, type Latent, type Region } from './annotators';
 import { applyPixelArtifacts, drawDuplicates, planArtifacts, planMisalignment, type Artifact, type Depiction } from './defects';
 import { COLOURS, samplePrompt, type Background, type ColourName, type Kind, type Position, type PromptSpec } from './grammar';
-import {
-  applyGrade, boxArea, Canvas, drawBackground, drawObject, gradeQuality, objectBox, type Box, type Grade, type PlacedObject,
-} from './render';
+import { boxArea, Canvas, type Box } from './canvas';
+import { drawObject, objectBox, type PlacedObject } from './objects';
+import { applyGrade, drawBackground, gradeQuality, type Grade } from './render';
 import { Rng } from './rng';
 
 export type Split = 'train' | 'dev' | 'test';
@@ -33,6 +33,12 @@ export interface WorldOptions {
   noise?: number;
   /** Heatmap side in the consolidated records. Default: the image size. */
   mapSize?: number;
+  /**
+   * Distinct prompts: example i is drawn for the prompt of example `i mod prompts` (its layout, defects and
+   * grade stay its own), so each prompt gets several renderings — a text-conditional set. Default: every
+   * example its own prompt.
+   */
+  prompts?: number;
 }
 
 /** Exact latent truth of one example (a line of truth.jsonl). */
@@ -225,7 +231,7 @@ export function generateExample(opts: WorldOptions, index: number, pool?: Readon
   const seed = opts.seed;
   const uid = uidFor(seed, index);
   const split = splitOf(index);
-  const prompt: PromptSpec = samplePrompt(new Rng(seed, index, 'prompt'));
+  const prompt: PromptSpec = samplePrompt(new Rng(seed, opts.prompts ? index % opts.prompts : index, 'prompt'));
   const dep = planMisalignment(new Rng(seed, index, 'misalign'), prompt);
   const objects = layout(new Rng(seed, index, 'layout'), dep, W, H);
 

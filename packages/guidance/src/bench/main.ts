@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { benchDecodeGrad } from './decode-grad';
+import { benchSdStep } from './sd-step';
+
+// The guidance package's figures for `pnpm bench` (a benchmark, never a test): decoder + latent gradient
+// (decode-grad.ts) and the sampling pipeline's own cost per step (sd-step.ts). One JSON object on stdout with
+// --json, progress on stderr.
+
+async function main(): Promise<void> {
+  const argv = await yargs(hideBin(process.argv))
+    .option('runs', { type: 'number', default: 5, describe: 'timed runs per figure (after one warm-up)' })
+    .option('threads', { type: 'number', describe: 'onnxruntime intra-op threads (default: the number of CPUs)' })
+    .option('skip-decode', { type: 'boolean', default: false, describe: 'skip the TAESD decode + gradient figures' })
+    .option('skip-sd', { type: 'boolean', default: false, describe: 'skip the sd_tiny pipeline step figures' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the figures as one JSON object on stdout' })
+    .strict()
+    .parseAsync();
+  const log = (s: string) => process.stderr.write(s + '\n');
+  const out: Record<string, number> = {};
+  if (!argv['skip-decode']) Object.assign(out, await benchDecodeGrad({ runs: Math.max(3, argv.runs), threads: argv.threads, log }));
+  if (!argv['skip-sd']) Object.assign(out, await benchSdStep({ runs: Math.max(3, argv.runs), threads: argv.threads, log }));
+  process.stdout.write(argv.json ? JSON.stringify(out) + '\n' : Object.entries(out).map(([k, v]) => `${k} ${v}`).join('\n') + '\n');
+}
+
+void main().catch((e: unknown) => {
+  process.stderr.write(`guidance bench: ${(e as Error).stack ?? e}\n`);
+  process.exitCode = 1;
+});

@@ -1,1 +1,0 @@
-export { UserError, formatError } from '../errors';
