@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `pnpm bench [--json] [--only reward,guidance,finetune] [reward options…]`: every package's benchmark in turn
 // (reward: packages/reward/dist/bench/main.js, whose options pass through — `--preset`, `--runs`, `--skip-*`;
-// guidance: TAESD decode + gradient, the pipeline's per-step cost; finetune: best-of-N throughput and memory),
-// merged into one JSON object with --json (each package's keys at the top level, as each issue names them).
+// guidance: TAESD decode + gradient, the pipeline's per-step cost; finetune: best-of-N throughput and memory,
+// the scene generator's sampling rate), merged into one JSON object with --json (each package's keys at the
+// top level, as each issue names them).
 // Progress goes to stderr. A benchmark, never a test.
 'use strict';
 const { spawnSync } = require('child_process');
@@ -31,7 +32,7 @@ const threads = threadsAt < 0 ? [] : rest[threadsAt].includes('=') ? [rest[threa
 const jobs = {
   reward: ['packages/reward/dist/bench/main.js', ['--json', ...rest]],
   guidance: ['packages/guidance/dist/bench/main.js', ['--json', ...runs, ...threads]],
-  finetune: ['packages/finetune/dist/bench/bestofn.js', [...runs]],
+  finetune: ['packages/finetune/dist/bench/main.js', [...runs]],
 };
 
 const merged = {};

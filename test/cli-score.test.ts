@@ -12,7 +12,7 @@ const REWARD = path.dirname(require.resolve('@richhf/reward/package.json'));
 const CLI = path.join(REWARD, require(path.join(REWARD, 'package.json')).bin.rahf);
 
 function rahf(args: string[]) {
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, RAHF_BACKEND: 'wasm' } });
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, RAHF_BACKEND: 'wasm', RAHF_CACHE_DIR: path.join(dir, 'onnx-cache') } });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 

@@ -52,3 +52,15 @@ export class GeneratorError extends UserError {
     this.name = 'GeneratorError';
   }
 }
+
+/** Options some generators read (the CLI passes its flags through). */
+export interface GeneratorOptions {
+  /** ComfyUI: the API-format workflow JSON whose prompt and seed inputs are patched. */
+  workflow?: string;
+  /** Settings sent with every request (A1111: txt2img fields such as steps, cfg_scale, width, height). */
+  params?: Record<string, unknown>;
+  /** Seconds before one request is abandoned (HTTP generators). */
+  timeoutSeconds?: number;
+  /** Tries per request for transient failures (HTTP generators; default 3). */
+  retries?: number;
+}

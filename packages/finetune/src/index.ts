@@ -37,3 +37,22 @@ export { enqueuePrompts, jobId, type EnqueueOptions } from './queue/enqueue';
 export { runWorker, type WorkerOptions } from './queue/worker';
 export { collect, type CollectOptions, type CollectSummary } from './queue/collect';
 export type { QueueRunSpec } from './queue/spec';
+
+// The synthetic world's scene-token masked transformer (`--generator synth`), the finetuning proof on truth,
+// heatmap-masked inpainting (also `finetune generator | proof | inpaint`).
+import './synth/register';
+export { SynthGenerator, synthSettings, pngOf as scenePng, rgbImageOf as sceneImage, type SynthSettings } from './synth/generator';
+export { SynthModel, loadCheckpoint, saveCheckpoint, BUNDLED_SYNTH_GENERATOR, BUNDLED_SYNTH_FINETUNED, type SynthCheckpoint } from './synth/checkpoint';
+export { defaultConfig as synthModelConfig, type SynthModelConfig } from './synth/model';
+export { decodeScenes, maskSchedule, type DecodeItem, type DecodeOptions } from './synth/sample';
+export { trainGenerator, type TrainOptions as GeneratorTrainOptions, type TrainResult as GeneratorTrainResult } from './synth/train';
+export { worldSequences, cachedWorldSequences, keptSequences, type Sequences } from './synth/data';
+export { encodeScene, decodeScene, promptTokens, tokenHash, PROMPT_LEN, SCENE_LEN, SEQ_LEN, VOCAB, type DecodedScene } from './synth/tokens';
+export { renderTokens, synthPrompt, type RenderedSample } from './synth/scenes';
+export { truthRates, worldRates, splitIndices, exactCopies, type TruthRates } from './synth/rates';
+export { evaluateGenerator, type GeneratorEval, type GeneratorEvalOptions } from './synth/evaluate';
+export { runProof, heldOutItems, evaluateOn, type ProofOptions, type ProofResult, type GeneratorStats, type Delta } from './proof/proof';
+export { bootstrapMean, pairedDifference, type Interval } from './proof/bootstrap';
+export { heatmapMask, snapToGrid, dilate, maskPng, type Mask, type MaskOptions } from './inpaint/mask';
+export { inpaintScene, inpaintImage, sceneFootprint, type Attempt, type InpaintOptions } from './inpaint/region';
+export { runInpaint, type InpaintRunOptions, type InpaintSummary, type InpaintLine } from './inpaint/run';

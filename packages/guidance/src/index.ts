@@ -8,3 +8,5 @@ export * from './pipeline';
 export * from './decoders';
 // RAHF reward guidance for any latent-diffusion sampler (ε, σ-space and post-step adapters).
 export * from './guidance';
+// The proof that guidance raises true quality: the synthetic latent-diffusion world and its runner.
+export * from './proof';

@@ -1,6 +1,8 @@
-import * as fs from 'fs';
 import * as tf from '@tensorflow/tfjs';
 import sharp, { type Metadata, type OutputInfo, type SharpOptions } from 'sharp';
+import { FileFormatError, UserError } from './errors';
+import { readRegularFileAsync } from './io/files';
+import { Limits, checkLimit, limitsWith } from './io/limits';
 
 /** A decoded image: HWC, RGB, float32 in [0,1] (8-bit levels / 255). */
 export interface RgbImage {
@@ -73,56 +75,49 @@ function mulDiv255(a: number, b: number): number {
  * Decode a file or buffer to RGB in [0,1]. Errors are one line naming `label` (default: the path, or
  * "<buffer>"): "no such file", "not an image (…)", "truncated or corrupt image (…)", "empty file".
  */
-export async function loadImage(src: string | Buffer, label?: string): Promise<RgbImage> {
+export async function loadImage(src: string | Buffer, label?: string, opts: { limits?: Partial<Limits> } = {}): Promise<RgbImage> {
   const name = label ?? (typeof src === 'string' ? src : '<buffer>');
-  let buf: Buffer;
-  if (typeof src === 'string') {
-    try {
-      buf = await fs.promises.readFile(src);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT') throw new Error(`${name}: no such file`);
-      if (code === 'EISDIR') throw new Error(`${name}: is a directory, not an image`);
-      throw new Error(`${name}: cannot read (${code ?? oneLine(e)})`);
-    }
-  } else {
-    buf = src;
-  }
-  if (buf.length === 0) throw new Error(`${name}: empty file (0 bytes), not an image`);
+  const limits = limitsWith(opts.limits);
+  // Regular files only (a FIFO or /dev/zero named *.png would block or never end), size-limited.
+  const buf = typeof src === 'string' ? await readRegularFileAsync(src, 'an image', 'maxImageBytes', limits) : src;
+  if (typeof src !== 'string') checkLimit(name, 'the size of this image', buf.length, 'maxImageBytes', limits);
+  if (buf.length === 0) throw new FileFormatError(name, 'empty file (0 bytes), not an image');
 
   let meta: Metadata;
   try {
-    meta = await sharp(buf, SHARP_INPUT).metadata();
+    meta = await sharp(buf, { ...SHARP_INPUT, limitInputPixels: false }).metadata();
   } catch (e) {
     const msg = oneLine(e);
-    if (/unsupported image format|bad seek|not a known/i.test(msg)) throw new Error(`${name}: not an image (${msg})`);
-    throw new Error(`${name}: truncated or corrupt image (${msg})`);
+    if (/unsupported image format|bad seek|not a known/i.test(msg)) throw new FileFormatError(name, `not an image (${msg})`);
+    throw new FileFormatError(name, `truncated or corrupt image (${msg})`);
   }
   const { width, height } = meta;
-  if (!width || !height) throw new Error(`${name}: zero-size image (${width ?? 0}x${height ?? 0})`);
+  if (!width || !height) throw new FileFormatError(name, `zero-size image (${width ?? 0}x${height ?? 0})`);
+  // A 291 KB PNG can declare 10000² pixels (2 GB decoded): refused from its header (maxImagePixels).
+  checkLimit(name, `the image size ${width}x${height} in pixels`, width * height, 'maxImagePixels', limits);
 
   let raw: { data: Buffer; info: OutputInfo };
   try {
-    const pipe = sharp(buf, SHARP_INPUT);
+    const pipe = sharp(buf, { ...SHARP_INPUT, limitInputPixels: limits.maxImagePixels });
     raw =
       meta.space === 'cmyk'
         ? await pipe.toColourspace('cmyk').raw().toBuffer({ resolveWithObject: true })
         : await pipe.removeAlpha().toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   } catch (e) {
-    throw new Error(`${name}: truncated or corrupt image (${oneLine(e)})`);
+    throw new FileFormatError(name, `truncated or corrupt image (${oneLine(e)})`);
   }
   const { data, info } = raw;
   const n = info.width * info.height;
   const out = new Float32Array(n * 3);
   if (meta.space === 'cmyk') {
-    if (info.channels < 4) throw new Error(`${name}: truncated or corrupt image (CMYK decoded to ${info.channels} channels)`);
+    if (info.channels < 4) throw new FileFormatError(name, `truncated or corrupt image (CMYK decoded to ${info.channels} channels)`);
     const ch = info.channels;
     for (let i = 0; i < n; i++) {
       const k = 255 - data[i * ch + 3];
       for (let c = 0; c < 3; c++) out[i * 3 + c] = (k - mulDiv255(data[i * ch + c], k)) / 255; // ≥ 0 since C ≤ 255
     }
   } else {
-    if (info.channels !== 3) throw new Error(`${name}: truncated or corrupt image (decoded to ${info.channels} channels)`);
+    if (info.channels !== 3) throw new FileFormatError(name, `truncated or corrupt image (decoded to ${info.channels} channels)`);
     for (let i = 0; i < n * 3; i++) out[i] = data[i] / 255;
   }
   return { data: out, width: info.width, height: info.height, file: typeof src === 'string' ? src : label };
@@ -185,7 +180,7 @@ const KERNELS: Record<ResampleFilter, Kernel> = {
 /** HF/PIL `resample` integer → filter (NEAREST=0 and HAMMING=5 are not supported). */
 export function pilFilter(resample: number): ResampleFilter {
   const f = ({ 1: 'lanczos', 2: 'bilinear', 3: 'bicubic', 4: 'box' } as Record<number, ResampleFilter>)[resample];
-  if (!f) throw new Error(`unsupported PIL resample filter ${resample} (supported: 1 lanczos, 2 bilinear, 3 bicubic, 4 box)`);
+  if (!f) throw new UserError(`unsupported PIL resample filter ${resample} (supported: 1 lanczos, 2 bilinear, 3 bicubic, 4 box)`);
   return f;
 }
 
@@ -311,9 +306,9 @@ export function resizeImage(
   backend: ProcessorBackend = 'torchvision',
 ): RgbImage {
   if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
-    throw new Error(`resize: invalid target size ${width}x${height}`);
+    throw new UserError(`resize: invalid target size ${width}x${height}`);
   }
-  if (!KERNELS[filter]) throw new Error(`resize: unknown filter "${filter}"`);
+  if (!KERNELS[filter]) throw new UserError(`resize: unknown filter "${filter}"`);
   let u8 = toU8(img);
   let w = img.width;
   if (width !== img.width) {
@@ -337,7 +332,7 @@ function roundHalfEven(x: number): number {
  */
 export function centerCrop(img: RgbImage, width: number, height: number, backend: ProcessorBackend = 'torchvision'): RgbImage {
   if (width > img.width || height > img.height) {
-    throw new Error(`${img.file ?? 'image'}: centre crop ${width}x${height} is larger than the image ${img.width}x${img.height}`);
+    throw new UserError(`${img.file ?? 'image'}: centre crop ${width}x${height} is larger than the image ${img.width}x${img.height}`);
   }
   const offset = (d: number) => (backend === 'pil' ? Math.floor(d / 2) : roundHalfEven(d / 2));
   const top = offset(img.height - height);
@@ -351,7 +346,7 @@ export function centerCrop(img: RgbImage, width: number, height: number, backend
 }
 
 function normalizeInto(img: RgbImage, mean: number[], std: number[]): Float32Array {
-  if (mean.length !== 3 || std.length !== 3) throw new Error(`mean/std need 3 values, got ${mean.length}/${std.length}`);
+  if (mean.length !== 3 || std.length !== 3) throw new UserError(`mean/std need 3 values, got ${mean.length}/${std.length}`);
   return normalizeRgb(img.data, mean, std);
 }
 
@@ -406,7 +401,7 @@ export async function preprocessCLIP(
 export function normalizePixels(x01: tf.Tensor4D, mean: number[], std: number[]): tf.Tensor4D {
   const c = x01.shape[3];
   if (mean.length !== c || std.length !== c) {
-    throw new Error(`normalizePixels: mean/std have ${mean.length}/${std.length} values for ${c} channels`);
+    throw new UserError(`normalizePixels: mean/std have ${mean.length}/${std.length} values for ${c} channels`);
   }
   return tf.tidy(() => tf.div(tf.sub(x01, tf.tensor1d(mean)), tf.tensor1d(std)) as tf.Tensor4D);
 }

@@ -113,6 +113,7 @@ test('the export cache: reused on a second open, renewed for a changed checkpoin
   await first.dispose();
   expect(lines.filter((l) => l.startsWith('exporting'))).toHaveLength(1);
   expect(entries()).toEqual([key]);
+  expect(fs.existsSync(path.join(cacheDir, `.tmp-${key}-dead`))).toBe(false); // swept: no live exporter owns it
   const manifest = path.join(cacheDir, key, 'model.rahf.json');
   const stamp = fs.statSync(manifest).mtimeMs;
 

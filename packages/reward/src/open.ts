@@ -38,6 +38,8 @@ export interface OpenScorerOptions extends OpenOptions {
   heatmaps?: boolean;
   keywords?: boolean;
   batchSize?: number;
+  /** onnxruntime: images per run of the heatmaps graph (default 1; see OnnxScorerOptions). */
+  heatmapBatchSize?: number;
 }
 
 const ENGINES: EngineChoice[] = ['auto', 'ort', 'tfjs'];
@@ -62,8 +64,9 @@ async function loadTfjs(ref: string): Promise<RewardModel> {
 
 /**
  * The scoring verb for a checkpoint (folder, weights file or hub id; default the bundled one) on the
- * chosen engine. 'ort' exports the checkpoint's graphs once into the cache (keyed by the checkpoint's
- * files) and reuses them after.
+ * chosen engine. 'ort' exports the checkpoint's graphs once into the cache (onnx/export-cache.ts: keyed
+ * by the checkpoint's content, exported in a child process, written whole or not at all) and reuses
+ * them after; this process then holds only onnxruntime sessions, never the tfjs weights.
  */
 export async function openScorer(checkpoint?: string, opts: OpenScorerOptions = {}): Promise<Scorer> {
   const engine = opts.int8 && (opts.engine ?? 'auto') === 'auto' ? 'ort' : chooseEngine(opts.engine);
@@ -76,7 +79,7 @@ export async function openScorer(checkpoint?: string, opts: OpenScorerOptions = 
     return model;
   }
   const dir = await cachedExport(ref, { cacheDir: opts.cacheDir, int8: opts.int8, log: opts.log });
-  return OnnxScorer.create(dir, { threads: opts.threads, ...defaults });
+  return OnnxScorer.create(dir, { threads: opts.threads, heatmapBatchSize: opts.heatmapBatchSize, ...defaults });
 }
 
 /**

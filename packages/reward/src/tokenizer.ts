@@ -2,6 +2,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { writeFileAtomic } from './util/atomic';
+import { FileFormatError, UserError } from './errors';
+import { readRegularText } from './io/files';
 
 /** Options of {@link Tokenizer.encodeBatch}. */
 export interface EncodeBatchOptions {
@@ -19,23 +21,75 @@ export interface EncodedBatch {
 type Json = Record<string, unknown>;
 
 function readJson(file: string, what: string): { json: Json; text: string } {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(code === 'ENOENT' ? `${file}: no such file` : `${file}: cannot read ${what} (${code ?? e})`);
-  }
+  const text = readRegularText(file, what);
   let value: unknown;
   try {
     value = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file}: not a JSON ${what} (${(e as Error).message.split('\n')[0]})`);
+    throw new UserError(`${file}: not a JSON ${what} (${(e as Error).message.split('\n')[0]})`);
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new Error(`${file}: not a ${what} (top level is not a JSON object)`);
+    throw new UserError(`${file}: not a ${what} (top level is not a JSON object)`);
   }
   return { json: value as Json, text };
+}
+
+/** A token id the file declares: an integer in [0, n) (n: the vocabulary size when known). */
+function isId(v: unknown, n = Infinity): boolean {
+  return Number.isInteger(v) && (v as number) >= 0 && (v as number) < n;
+}
+
+/**
+ * Ids a tokenizer.json declares outside its vocabulary would come out of encode() as they are (an
+ * `unk_id: -1` gave token −1): checked against the vocabulary before the library sees them.
+ */
+function checkIds(file: string, json: Json): void {
+  const model = json.model as Json;
+  const vocab = model.vocab;
+  const n = Array.isArray(vocab) ? vocab.length : vocab && typeof vocab === 'object' ? Object.keys(vocab).length : 0;
+  if (n === 0) throw new FileFormatError(file, 'the vocabulary is empty');
+  if (model.unk_id !== undefined && model.unk_id !== null && !isId(model.unk_id, n)) {
+    throw new FileFormatError(file, `model.unk_id ${JSON.stringify(model.unk_id)} is not an index of the ${n}-entry vocabulary`);
+  }
+  const added = json.added_tokens ?? [];
+  if (!Array.isArray(added)) throw new FileFormatError(file, 'added_tokens is not a list');
+  // Ids may leave holes (test fixtures do) but not more holes than tokens: the library sizes tables by the
+  // largest id, and an id of 2^31 made it run for minutes.
+  const ceiling = 2 * (n + added.length) + 1024;
+  if (Array.isArray(vocab)) {
+    // Unigram: [piece, log-probability] pairs; anything else shifts every later id silently.
+    const seen = new Set<string>();
+    vocab.forEach((e, i) => {
+      if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || typeof e[1] !== 'number' || !Number.isFinite(e[1])) {
+        throw new FileFormatError(file, `vocabulary entry ${i} is ${JSON.stringify(e).slice(0, 60)}, not a [piece, score] pair`);
+      }
+      // A repeated piece gives two ids one token: encode and token_to_id then disagree.
+      if (seen.has(e[0])) throw new FileFormatError(file, `vocabulary entry ${i} repeats the piece ${JSON.stringify(e[0]).slice(0, 40)}`);
+      seen.add(e[0]);
+    });
+  } else {
+    for (const [tok, id] of Object.entries(vocab as Json)) {
+      if (!isId(id, ceiling)) throw new FileFormatError(file, `vocabulary id of ${JSON.stringify(tok).slice(0, 60)} is ${JSON.stringify(id)}, not an integer in [0, ${ceiling})`);
+    }
+  }
+  // The model's own token at each id, to check added tokens against.
+  const tokenAt = new Map<number, string>();
+  if (Array.isArray(vocab)) vocab.forEach((e, i) => tokenAt.set(i, (e as [string, number])[0]));
+  else for (const [tok, id] of Object.entries(vocab as Json)) tokenAt.set(id as number, tok);
+  for (const t of added) {
+    if (!t || typeof t !== 'object' || !isId((t as Json).id, ceiling) || typeof (t as Json).content !== 'string') {
+      throw new FileFormatError(file, `added_tokens entry ${JSON.stringify(t).slice(0, 80)} needs an integer id in [0, ${ceiling}) and string content`);
+    }
+    const { id, content } = t as { id: number; content: string };
+    const own = tokenAt.get(id);
+    if (own !== undefined && own !== content) {
+      throw new FileFormatError(file, `added token ${JSON.stringify(content).slice(0, 40)} takes id ${id}, which the vocabulary gives to ${JSON.stringify(own).slice(0, 40)}`);
+    }
+  }
+  const padding = json.padding as Json | null | undefined;
+  if (padding && typeof padding === 'object' && padding.pad_id !== undefined && !isId(padding.pad_id, ceiling)) {
+    throw new FileFormatError(file, `padding.pad_id ${JSON.stringify(padding.pad_id)} is not a token id`);
+  }
 }
 
 /** A special-token entry of tokenizer_config.json is either a string or an AddedToken-like object. */
@@ -87,8 +141,9 @@ export class Tokenizer {
     const files = new Map([['tokenizer.json', text]]);
     const model = json.model as Json | undefined;
     if (!model || typeof model !== 'object' || !model.vocab) {
-      throw new Error(`${file}: not a tokenizer.json (no "model" with a vocabulary)`);
+      throw new UserError(`${file}: not a tokenizer.json (no "model" with a vocabulary)`);
     }
+    checkIds(file, json);
     const cfgFile = path.join(path.dirname(file), 'tokenizer_config.json');
     let config: Json = {};
     if (fs.existsSync(cfgFile)) {
@@ -98,16 +153,25 @@ export class Tokenizer {
     }
     // Not read by the tokenizer, only carried along.
     const special = path.join(path.dirname(file), 'special_tokens_map.json');
-    if (fs.existsSync(special)) files.set('special_tokens_map.json', fs.readFileSync(special, 'utf8'));
+    if (fs.existsSync(special)) files.set('special_tokens_map.json', readRegularText(special, 'special_tokens_map.json'));
     // transformers ≥ 4.45 / 5 default: no "clean up" of spaces before punctuation on decode.
     const libConfig = { ...config, clean_up_tokenization_spaces: config.clean_up_tokenization_spaces ?? false };
-    let hf: HfTokenizer;
+    // The library trusts its input: a malformed file surfaces as "type is not iterable" or "Cannot read
+    // properties of undefined" from the constructor, or only at the first encode (the template probe).
+    let tok: Tokenizer;
     try {
-      hf = new HfTokenizer(json, libConfig);
+      tok = new Tokenizer(new HfTokenizer(json, libConfig), file, files, json, config);
     } catch (e) {
-      throw new Error(`${file}: unsupported or malformed tokenizer (${String((e as Error).message ?? e).split('\n')[0]})`);
+      if (e instanceof UserError) throw e;
+      throw new FileFormatError(file, `unsupported or malformed tokenizer (${String((e as Error)?.message ?? e).split('\n')[0]})`);
     }
-    return new Tokenizer(hf, file, files, json, config);
+    // Vocabularies may be sparse (CLIP's test fixtures): an id is valid when the tokenizer has a token for it.
+    for (const [what, id] of [['pad id', tok.padId], ['eos id', tok.eosId]] as const) {
+      if (id !== undefined && !(Number.isInteger(id) && id >= 0 && tok.hf.id_to_token(id) !== undefined)) {
+        throw new FileFormatError(file, `${what} ${id} is not a token of the vocabulary`);
+      }
+    }
+    return tok;
   }
 
   /** Write {@link files} into `dir` (each atomically); returns the paths written. */
@@ -132,7 +196,7 @@ export class Tokenizer {
         ? ' (only spiece.model found: SentencePiece models are not supported, convert with transformers ' +
           'AutoTokenizer.from_pretrained(dir).save_pretrained(dir) to get tokenizer.json)'
         : '';
-      throw new Error(`${file}: no such file${hint}`);
+      throw new UserError(`${file}: no such file${hint}`);
     }
     return Tokenizer.fromFile(file);
   }
@@ -153,7 +217,7 @@ export class Tokenizer {
 
   /** Ids of `text` with the post-processor's special tokens (T5: trailing `</s>`). */
   encode(text: string): number[] {
-    return this.hf.encode(text).ids.map(Number);
+    return this.idsOf(text, true);
   }
 
   /**
@@ -165,18 +229,18 @@ export class Tokenizer {
     const { maxLength, padTo = 'longest' } = opts;
     const nSpecial = this.prefix.length + this.suffix.length;
     if (maxLength !== undefined && !(Number.isInteger(maxLength) && maxLength > nSpecial)) {
-      throw new Error(`maxLength ${maxLength} leaves no room for text (the template adds ${nSpecial} special tokens)`);
+      throw new UserError(`maxLength ${maxLength} leaves no room for text (the template adds ${nSpecial} special tokens)`);
     }
     const rows = texts.map((t) => {
       const ids = this.encode(t);
       if (maxLength === undefined || ids.length <= maxLength) return ids;
-      const body = this.hf.encode(t, { add_special_tokens: false }).ids.map(Number);
+      const body = this.idsOf(t, false);
       return [...this.prefix, ...body.slice(0, maxLength - nSpecial), ...this.suffix];
     });
     const longest = rows.reduce((m, r) => Math.max(m, r.length), 0);
     const width = padTo === 'longest' ? longest : padTo;
     if (!Number.isInteger(width) || width < longest) {
-      throw new Error(`padTo ${padTo} is shorter than the longest row (${longest} ids); set maxLength to truncate`);
+      throw new UserError(`padTo ${padTo} is shorter than the longest row (${longest} ids); set maxLength to truncate`);
     }
     return {
       ids: rows.map((r) => [...r, ...new Array<number>(width - r.length).fill(this.padId)]),
@@ -191,16 +255,32 @@ export class Tokenizer {
   }
 
   /**
+   * Ids of `text`, each checked: the library returns undefined (then NaN) for a word its model has no id
+   * for (a WordLevel vocabulary without a working unk token, a vocabulary with holes), which would reach
+   * the model as garbage.
+   */
+  private idsOf(text: string, specials: boolean): number[] {
+    const enc = this.hf.encode(text, { add_special_tokens: specials });
+    const ids = enc.ids.map(Number);
+    const bad = ids.findIndex((id) => !(Number.isInteger(id) && id >= 0 && this.hf.id_to_token(id) !== undefined));
+    if (bad >= 0) {
+      const token = enc.tokens[bad];
+      throw new FileFormatError(this.file, `no token id for ${JSON.stringify(token ?? '?').slice(0, 40)} in "${text.slice(0, 40)}" (the model gave ${ids[bad]}, not a token of the vocabulary: no entry and no usable unk token)`);
+    }
+    return ids;
+  }
+
+  /**
    * Special ids the post-processor puts around a single sequence, found by comparing an encoding with and
    * without specials (works for every template without reading its config).
    */
   private templateSpecials(): [number[], number[]] {
     const probe = 'a';
-    const full = this.hf.encode(probe).ids.map(Number);
-    const body = this.hf.encode(probe, { add_special_tokens: false }).ids.map(Number);
+    const full = this.idsOf(probe, true);
+    const body = this.idsOf(probe, false);
     for (let k = 0; k + body.length <= full.length; k++) {
       if (body.every((v, i) => full[k + i] === v)) return [full.slice(0, k), full.slice(k + body.length)];
     }
-    throw new Error(`${this.file}: post-processor does not keep the text ids contiguous; truncation unsupported`);
+    throw new UserError(`${this.file}: post-processor does not keep the text ids contiguous; truncation unsupported`);
   }
 }

@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import '../synth/register';
 import { buildCommand } from './build';
 import { collectCommand } from './collect';
 import { enqueueCommand } from './enqueue';
+import { generatorCommand } from './generator';
+import { inpaintCommand } from './inpaint';
+import { proofCommand } from './proof';
 import { verifyCommand } from './verify';
 import { workerCommand } from './worker';
 
@@ -18,7 +22,10 @@ export function cli(args: string[]) {
     .command(workerCommand)
     .command(collectCommand)
     .command(verifyCommand)
-    .demandCommand(1, 'name a command: build, enqueue, worker, collect, verify')
+    .command(generatorCommand)
+    .command(proofCommand)
+    .command(inpaintCommand)
+    .demandCommand(1, 'name a command: build, enqueue, worker, collect, verify, generator, proof, inpaint')
     .strict()
     .recommendCommands()
     .help();

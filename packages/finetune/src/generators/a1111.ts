@@ -1,5 +1,4 @@
-import { Candidate, GenerateRequest, Generator, GeneratorError } from '../generator';
-import type { GeneratorOptions } from './open';
+import { Candidate, GenerateRequest, Generator, GeneratorError, type GeneratorOptions } from '../generator';
 import { baseUrl, HttpOptions, requestJson } from './http';
 
 /** What the A1111 API's `info` (a JSON string in the response) tells about a batch. */

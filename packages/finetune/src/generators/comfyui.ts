@@ -1,8 +1,7 @@
 import { createHash, randomUUID } from 'crypto';
 import * as fs from 'fs';
 import { UserError } from '@richhf/reward';
-import { Candidate, GenerateRequest, Generator, GeneratorError } from '../generator';
-import type { GeneratorOptions } from './open';
+import { Candidate, GenerateRequest, Generator, GeneratorError, type GeneratorOptions } from '../generator';
 import { baseUrl, HttpOptions, requestBytes, requestJson } from './http';
 
 type Workflow = Record<string, { class_type?: string; inputs?: Record<string, unknown>; _meta?: unknown }>;

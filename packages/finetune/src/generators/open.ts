@@ -1,21 +1,11 @@
 import { UserError } from '@richhf/reward';
-import type { Generator } from '../generator';
+import type { Generator, GeneratorOptions } from '../generator';
 import { A1111Generator } from './a1111';
 import { ComfyUIGenerator } from './comfyui';
 import { FolderGenerator } from './folder';
 import { SdOrtGenerator } from './sd-ort';
 
-/** Options some generators read (the CLI passes its flags through). */
-export interface GeneratorOptions {
-  /** ComfyUI: the API-format workflow JSON whose prompt and seed inputs are patched. */
-  workflow?: string;
-  /** Settings sent with every request (A1111: txt2img fields such as steps, cfg_scale, width, height). */
-  params?: Record<string, unknown>;
-  /** Seconds before one request is abandoned (HTTP generators). */
-  timeoutSeconds?: number;
-  /** Tries per request for transient failures (HTTP generators; default 3). */
-  retries?: number;
-}
+export type { GeneratorOptions } from '../generator';
 
 export type GeneratorFactory = (arg: string, opts: GeneratorOptions) => Generator | Promise<Generator>;
 

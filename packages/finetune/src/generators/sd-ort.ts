@@ -1,6 +1,5 @@
 import type { GuidanceHook, StableDiffusion } from '@richhf/guidance';
-import { Candidate, GenerateRequest, Generator, GeneratorError } from '../generator';
-import type { GeneratorOptions } from './open';
+import { Candidate, GenerateRequest, Generator, GeneratorError, type GeneratorOptions } from '../generator';
 
 /** Sampling settings (--param steps=…, guidance_scale, height, width, scheduler, negative_prompt). */
 export interface SdOrtSettings {

@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { UserError, type EngineChoice } from '@richhf/reward';
 import { Progress, writeFileAtomic } from '@richhf/reward/util';
 import { parseScales, parseWindow } from '../guidance/options';
+import { decoderFidelity } from '../proof/fidelity';
 import { PROOF_DEFAULTS, runProof, type ProofResult } from '../proof/proof';
 import { sweepChartPng } from '../proof/sweep-chart';
 import { guarded, type Common } from './guarded';
@@ -15,6 +16,8 @@ import { guarded, type Common } from './guarded';
 
 export interface ProofCliOptions {
   json?: boolean;
+  /** Print the reward–truth correlations on renderings and decoded latents instead of running the proof. */
+  fidelity?: boolean;
   seed?: number;
   seeds?: number;
   scale?: number;
@@ -25,6 +28,7 @@ export interface ProofCliOptions {
   normalize?: boolean;
   clip?: number;
   recurrence?: number;
+  jacobian?: string;
   rewardCheckpoint?: string;
   rewardEngine?: string;
   bundle?: string;
@@ -40,7 +44,7 @@ export function formatProof(r: ProofResult): string {
   const row = (name: string, k: keyof ProofResult['delta'], u: number, g: number) =>
     `  ${name.padEnd(13)} ${u.toFixed(3)} → ${g.toFixed(3)}   ${pct(d[k].value)}  [${pct(d[k].lo)}, ${pct(d[k].hi)}]`;
   const lines = [
-    `reward guidance in the synthetic world: ${r.n} seeds (${r.seeds.first}…${r.seeds.first + r.n - 1}), DDIM ${r.steps} steps, scale ${r.scale}, weights ${JSON.stringify(r.weights)}`,
+    `reward guidance in the synthetic world: ${r.n} seeds (${r.seeds.first}…${r.seeds.first + r.n - 1}), DDIM ${r.steps} steps, scale ${r.scale}, weights ${JSON.stringify(r.weights)}, ${JSON.stringify(r.settings)}`,
     `                unguided → guided   guided − unguided [95 % paired bootstrap]`,
     row('reward', 'reward', r.unguided.reward, r.guided.reward),
     row('plausibility', 'plausibility', r.unguided.truth.plausibility, r.guided.truth.plausibility),
@@ -48,8 +52,8 @@ export function formatProof(r: ProofResult): string {
     row('aesthetics', 'aesthetics', r.unguided.truth.aesthetics, r.guided.truth.aesthetics),
     row('overall', 'overall', r.unguided.truth.overall, r.guided.truth.overall),
     row('defect rate', 'defect_rate', r.unguided.truth.defect_rate, r.guided.truth.defect_rate),
-    `sweep (scale: reward / true overall / true defect rate / samples off the set):`,
-    ...r.sweep.map((p) => `  ${String(p.scale).padStart(6)}: ${p.reward.toFixed(3)} / ${p.truth_overall.toFixed(3)} / ${p.truth_defect_rate.toFixed(3)} / ${p.off_set}`),
+    `sweep (scale: reward / true overall [its change, 95 %] / true defect rate / samples off the set / largest distance to a member):`,
+    ...r.sweep.map((p) => `  ${String(p.scale).padStart(6)}: ${p.reward.toFixed(3)} / ${p.truth_overall.toFixed(3)} [${pct(p.delta_overall.lo)}, ${pct(p.delta_overall.hi)}] / ${p.truth_defect_rate.toFixed(3)} / ${p.off_set} / ${p.max_distance.toPrecision(2)}`),
     r.hacking.hacked_scales.length
       ? `reward hacking: true overall peaks at scale ${r.hacking.truth_peak_scale}; at ${r.hacking.hacked_scales.join(', ')} the reward is higher and the truth lower`
       : `true overall peaks at scale ${r.hacking.truth_peak_scale} of the sweep; no larger scale has both a higher reward and a lower truth`,
@@ -71,6 +75,11 @@ export async function runProofCommand(o: ProofCliOptions): Promise<number> {
   if (o.scale !== undefined && !(Number.isFinite(o.scale) && o.scale >= 0)) throw new UserError(`--scale ${o.scale}: expected a finite number ≥ 0`);
   if (o.rewardEngine !== undefined && !['auto', 'ort', 'tfjs'].includes(o.rewardEngine)) throw new UserError(`--reward-engine ${o.rewardEngine}: expected auto, ort or tfjs`);
   if (o.chart !== undefined && fs.existsSync(o.chart) && fs.statSync(o.chart).isDirectory()) throw new UserError(`--chart ${o.chart}: is a directory; give a .png file`);
+  if (o.fidelity) {
+    const f = await decoderFidelity({ bundle: o.bundle, checkpoint: o.rewardCheckpoint, engine: o.rewardEngine as EngineChoice | undefined, weights: o.reward, threads: o.threads });
+    process.stdout.write(JSON.stringify(f, null, o.json ? 2 : undefined) + '\n');
+    return 0;
+  }
   const scales = o.scales === undefined ? undefined : parseScales(o.scales, '--scales');
   const window = o.window === undefined ? undefined : parseWindow(o.window, '--window');
   let progress: Progress | undefined;
@@ -86,6 +95,7 @@ export async function runProofCommand(o: ProofCliOptions): Promise<number> {
     normalize: o.normalize,
     clip: o.clip,
     recurrence: o.recurrence,
+    jacobian: o.jacobian as 'forward' | 'model' | undefined,
     checkpoint: o.rewardCheckpoint,
     engine: o.rewardEngine as EngineChoice | undefined,
     bundle: o.bundle,
@@ -103,6 +113,7 @@ export async function runProofCommand(o: ProofCliOptions): Promise<number> {
 
 interface ProofArgs extends Common {
   json?: boolean;
+  fidelity?: boolean;
   seed?: number;
   seeds?: number;
   scale?: number;
@@ -113,6 +124,7 @@ interface ProofArgs extends Common {
   normalize?: boolean;
   clip?: number;
   recurrence?: number;
+  jacobian?: string;
   'reward-checkpoint'?: string;
   'reward-engine'?: string;
   bundle?: string;
@@ -127,14 +139,16 @@ export const proofCommand: CommandModule<Common, ProofArgs> = {
   builder: (y) =>
     y
       .option('json', { type: 'boolean', describe: 'print the result as one JSON object' })
+      .option('fidelity', { type: 'boolean', describe: "instead: the reward's correlation with the truth on renderings and on decoded latents" })
       .option('seed', { type: 'number', describe: 'first seed (default 0): seeds S … S + n − 1' })
       .option('seeds', { type: 'number', describe: `number of seeds (default ${PROOF_DEFAULTS.seeds})` })
       .option('scale', { type: 'number', describe: `scale of the guided run (default ${PROOF_DEFAULTS.scale})` })
       .option('scales', { type: 'string', describe: `the sweep (default ${PROOF_DEFAULTS.scales.join(',')})` })
       .option('steps', { type: 'number', describe: `DDIM steps (default ${PROOF_DEFAULTS.steps})` })
       .option('reward', { type: 'string', describe: 'score weights (default aesthetics=1,overall=1)' })
-      .option('window', { type: 'string', describe: 'guided steps FROM:TO or sigma=MIN:MAX (default: the proof’s)' })
-      .option('normalize', { type: 'boolean', describe: 'normalise the gradient to the ε prediction’s norm' })
+      .option('window', { type: 'string', describe: 'guided steps FROM:TO or sigma=MIN:MAX (default 0:0.4)' })
+      .option('normalize', { type: 'boolean', describe: 'normalise the gradient to the ε prediction’s norm (default on; --no-normalize)' })
+      .option('jacobian', { type: 'string', describe: `model (the exact denoiser's Jacobian, default) or forward (ε held constant, the library default)` })
       .option('clip', { type: 'number', describe: 'cap the gradient’s root-mean-square' })
       .option('recurrence', { type: 'number', describe: 'self-recurrence k' })
       .option('reward-checkpoint', { type: 'string', describe: 'RAHF checkpoint (default: the bundled one)' })
@@ -147,6 +161,7 @@ export const proofCommand: CommandModule<Common, ProofArgs> = {
     guarded(argv, () =>
       runProofCommand({
         json: argv.json,
+        fidelity: argv.fidelity,
         seed: argv.seed,
         seeds: argv.seeds,
         scale: argv.scale,
@@ -157,6 +172,7 @@ export const proofCommand: CommandModule<Common, ProofArgs> = {
         normalize: argv.normalize,
         clip: argv.clip,
         recurrence: argv.recurrence,
+        jacobian: argv.jacobian,
         rewardCheckpoint: argv['reward-checkpoint'],
         rewardEngine: argv['reward-engine'],
         bundle: argv.bundle,

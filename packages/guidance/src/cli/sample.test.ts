@@ -2,10 +2,9 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import sharp from 'sharp';
-import { exportDecoderOnnx, readVaeCheckpoint } from '../decoders';
 import { packageFixturesDir } from '../testing/parity';
-import { writeSdTinyFolder } from '../testing/sd-tiny';
 import { writeToyUNet, writeToyVaeDecoder } from '../testing/toy-graphs';
+import { captureRun, writeSdTinyWithVae } from '../testing/capture-run';
 import { cli } from './main';
 
 // `guide sample` end to end on an optimum folder assembled from the sd_tiny fixtures (vae_decoder/ exported
@@ -18,25 +17,11 @@ const vaeKl = path.join(packageFixturesDir(), 'vae_kl');
 beforeAll(async () => {
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'guide-cli-'));
   model = path.join(tmp, 'model');
-  const vae = await readVaeCheckpoint(vaeKl);
-  await writeSdTinyFolder(model, { vaeDecoder: async (dir) => exportDecoderOnnx(vae, path.join(dir, 'model.onnx'), { withConfig: true }) });
+  await writeSdTinyWithVae(model);
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((s) => ((stdout += String(s)), true));
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((s) => ((stderr += String(s)), true));
-  try {
-    await cli(args).parseAsync();
-    return { code: Number(process.exitCode ?? 0), stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.exitCode = undefined;
-  }
-}
+const run = (args: string[]) => captureRun(() => cli(args).parseAsync());
 
 const common = ['--steps', '3', '--size', '16', '--seed', '11', '--no-progress'];
 

@@ -30,9 +30,9 @@ export const synthLdmCommand: CommandModule<Common, SynthLdmArgs> = {
       .option('seed', { type: 'number', describe: 'world seed of the labelled set (default 29)' })
       .option('ae-seed', { type: 'number', describe: "world seed of the autoencoder's training images (default 1029)" })
       .option('prompts', { type: 'number', describe: 'distinct prompts K (default 8)' })
-      .option('per-prompt', { type: 'number', describe: 'renderings per prompt M (default 64)' })
+      .option('per-prompt', { type: 'number', describe: 'renderings per prompt M (default 48)' })
       .option('ae-steps', { type: 'number', describe: 'autoencoder training steps (default 3000)' })
-      .option('state-dir', { type: 'string', describe: "the autoencoder's resumable training state (default <out>/vae.train)" })
+      .option('state-dir', { type: 'string', describe: "the autoencoder's resumable training state (default <out>/ae.train)" })
       .option('threads', { type: 'number', describe: 'onnxruntime threads (default: one per core)' })
       .option('progress', { type: 'boolean', default: true, describe: 'progress line on stderr' }),
   handler: (argv) =>

@@ -1,5 +1,5 @@
 // RAHF reward guidance: the core (x̂₀ → decode → reward → d/dx_t), one adapter per sampler family, options.
-export { RewardGuidance, rewardGuidance, checkGuidanceSettings, nextLevel, DEFAULT_SCALE, type RewardGuidanceOptions, type GuidanceSettings, type GuidanceStats, type GuideContext, type DenoisedContext } from './reward-guidance';
+export { RewardGuidance, rewardGuidance, checkGuidanceSettings, nextLevel, DEFAULT_SCALE, type RewardGuidanceOptions, type GuidanceSettings, type ModelVjp, type GuidanceStats, type GuideContext, type DenoisedContext } from './reward-guidance';
 export { rewardGradientAtX0, gradWrtSample, shapeGradient, avgPool, avgPoolAdjoint, type GuidanceParts, type X0Gradient } from './core';
 export { guideEpsilon } from './epsilon-adapter';
 export { guideDenoised, sigmaLevel } from './sigma-adapter';

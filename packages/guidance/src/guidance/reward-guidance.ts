@@ -45,11 +45,20 @@ export interface RewardGuidanceOptions {
   rewardPrompt?: string | readonly string[];
   /** Decode x̂₀ at 1/f of the resolution (latents average-pooled by f; default 1). */
   decodeDownscale?: number;
+  /**
+   * How d R / d x̂₀ reaches the sample. 'forward' (default): Universal Guidance's forward guidance — the model's ε
+   * prediction held constant, ∂x̂₀/∂x_t = 1 / (√ᾱ · sampleScale). Or the model's own vector–Jacobian product, for
+   * a differentiable model: given d R / d x̂₀ it returns d R / d x_t through the model (the scheduler's sample units).
+   */
+  jacobian?: 'forward' | ModelVjp;
   /** Seed of the recurrence's noise (default 0). */
   seed?: number;
   /** Where the one warning about non-finite gradients goes (default: a line on stderr). */
   warn?: (message: string) => void;
 }
+
+/** A model's vector–Jacobian product at a step: d R / d x̂₀ → d R / d sample, where x̂₀ is the model's prediction. */
+export type ModelVjp = (at: { step: number; t: number; sample: Float32Array; shape: Shape4; noiseLevel: NoiseLevel; gradX0: Float32Array }) => Float32Array | Promise<Float32Array>;
 
 /** The options besides the models, as {@link checkGuidanceSettings} returns them. */
 export interface GuidanceSettings {
@@ -137,6 +146,7 @@ export class RewardGuidance {
   readonly recurrence: number;
   readonly rewardPrompt: string | readonly string[] | undefined;
   readonly decodeDownscale: number;
+  readonly jacobian: 'forward' | ModelVjp;
   readonly stats: GuidanceStats = { guided: 0, skipped: 0, evaluations: 0 };
   private readonly parts: GuidanceParts;
   private readonly noise: GaussianGenerator;
@@ -158,6 +168,8 @@ export class RewardGuidance {
     this.recurrence = c.recurrence;
     this.decodeDownscale = c.decodeDownscale;
     this.rewardPrompt = c.rewardPrompt;
+    if (opts.jacobian !== undefined && opts.jacobian !== 'forward' && typeof opts.jacobian !== 'function') throw new UserError(`jacobian: expected 'forward' or a function (the model's vector–Jacobian product)`);
+    this.jacobian = opts.jacobian ?? 'forward';
     this.parts = { reward: this.reward, decoder: this.decoder, weights: this.weights, decodeDownscale: this.decodeDownscale };
     this.noise = new GaussianGenerator(opts.seed ?? 0);
     this.warn = opts.warn ?? ((m) => process.stderr.write(`guidance: warning: ${m}\n`));
@@ -189,10 +201,24 @@ export class RewardGuidance {
     return [...ctxPrompts];
   }
 
-  /** g_v for x̂₀ (shaped), counting and warning about non-finite images; undefined when every image failed. */
-  private async gradV(x0: Float32Array, eps: Float32Array, shape: Shape4, prompts: string[], level: NoiseLevel, step: number): Promise<{ g: Float32Array; finite: boolean[] }> {
+  /** g_v for x̂₀ (shaped), counting and warning about non-finite images. `at` enables a model Jacobian. */
+  private async gradV(x0: Float32Array, eps: Float32Array, shape: Shape4, prompts: string[], level: NoiseLevel, step: number, at?: { t: number; sample: Float32Array }): Promise<{ g: Float32Array; finite: boolean[] }> {
     this.checkLatentChannels(shape[1]);
     const r = await rewardGradientAtX0(this.parts, x0, shape, prompts);
+    let g: Float32Array;
+    if (this.jacobian === 'forward' || !at) g = gradWrtSample(r.grad, level);
+    else {
+      // d R / d sample from the model, in the canonical unit d R / d v (v = sample / sampleScale).
+      const gs = await this.jacobian({ step, t: at.t, sample: at.sample, shape, noiseLevel: level, gradX0: r.grad });
+      if (gs.length !== x0.length) throw new RangeError(`jacobian returned ${gs.length} values for ${x0.length}`);
+      g = gs.map((v) => v * level.sampleScale);
+      const per = g.length / shape[0];
+      r.finite.forEach((ok, i) => {
+        for (let j = i * per; ok && j < (i + 1) * per; j++) ok = Number.isFinite(g[j]);
+        if (!ok) g.fill(0, i * per, (i + 1) * per);
+        r.finite[i] = ok;
+      });
+    }
     this.stats.evaluations++;
     const bad = r.finite.filter((f) => !f).length;
     this.stats.skipped += bad;
@@ -202,7 +228,7 @@ export class RewardGuidance {
       this.warned = true;
       this.warn(`the reward gradient came out NaN or infinite for ${bad} image(s) at step ${step}; such steps are left unguided (counted in stats.skipped, not warned again)`);
     }
-    return { g: shapeGradient(gradWrtSample(r.grad, level), eps, shape[0], this), finite: r.finite };
+    return { g: shapeGradient(g, eps, shape[0], this), finite: r.finite };
   }
 
   /**
@@ -222,7 +248,7 @@ export class RewardGuidance {
     for (let round = 0; ; round++) {
       const eps = predictedEpsilon(output, sample, level, type);
       const x0 = predictedOriginal(output, sample, level, type);
-      const { g } = await this.gradV(x0, eps, ctx.shape, prompts, level, ctx.step);
+      const { g } = await this.gradV(x0, eps, ctx.shape, prompts, level, ctx.step, { t: ctx.t, sample });
       const guidedEps = guideEpsilon(eps, g, s, level);
       const guided = modelOutputFromEpsilon(guidedEps, sample, level, type);
       if (round === this.recurrence - 1) return { modelOutput: guided, sample };
@@ -245,7 +271,7 @@ export class RewardGuidance {
     if (s === 0) return ctx.denoised;
     const eps = new Float32Array(ctx.sample.length);
     for (let i = 0; i < eps.length; i++) eps[i] = ctx.sigma > 0 ? (ctx.sample[i] - ctx.denoised[i]) / ctx.sigma : 0;
-    const { g } = await this.gradV(ctx.denoised, eps, ctx.shape, this.promptsFor(ctx.prompts, ctx.shape[0]), level, ctx.step);
+    const { g } = await this.gradV(ctx.denoised, eps, ctx.shape, this.promptsFor(ctx.prompts, ctx.shape[0]), level, ctx.step, { t: ctx.t ?? ctx.sigma, sample: ctx.sample });
     return guideDenoised(ctx.denoised, g, s, level);
   }
 
@@ -255,7 +281,7 @@ export class RewardGuidance {
     const s = this.scaleFor({ step: ctx.step, numSteps: ctx.numSteps, t: ctx.t, sigma: level.sigma });
     if (s === 0) return undefined;
     const eps = predictedEpsilon(ctx.modelOutput, ctx.sample, level, ctx.scheduler.predictionType);
-    const { g } = await this.gradV(ctx.predOriginalSample, eps, ctx.shape, this.promptsFor(ctx.prompts, ctx.shape[0]), level, ctx.step);
+    const { g } = await this.gradV(ctx.predOriginalSample, eps, ctx.shape, this.promptsFor(ctx.prompts, ctx.shape[0]), level, ctx.step, { t: ctx.t, sample: ctx.sample });
     return guideLatents(ctx.latents, g, s, level, nextLevel(ctx.scheduler, ctx.step));
   };
 }

@@ -78,6 +78,35 @@ export class EmpiricalDenoiser {
     return { x0, eps };
   }
 
+  /**
+   * The exact vector–Jacobian product of x̂₀(v): d/dv of g·x̂₀ = √ᾱ/(1−ᾱ) · Σ_i w_i (z_i − z̄)((z_i − z̄)·g), the
+   * posterior covariance of the members applied to g. Where forward guidance moves v along g itself, this moves it
+   * toward the members whose difference from the current blend the reward gradient favours.
+   */
+  vjp(v: Float32Array, alphaBar: number, groups: readonly number[], gradX0: Float32Array): Float32Array {
+    const d = this.dim;
+    const out = new Float32Array(v.length);
+    const c = Math.sqrt(alphaBar) / Math.max(1 - alphaBar, 1e-12);
+    groups.forEach((g, i) => {
+      const { index, weight } = this.weights(v, i * d, alphaBar, g);
+      const mean = new Float64Array(d);
+      index.forEach((m, k) => {
+        if (weight[k] < 1e-12) return;
+        for (let j = 0; j < d; j++) mean[j] += weight[k] * this.members[m * d + j];
+      });
+      const acc = new Float64Array(d);
+      index.forEach((m, k) => {
+        const w = weight[k];
+        if (w < 1e-12) return;
+        let dot = 0;
+        for (let j = 0; j < d; j++) dot += (this.members[m * d + j] - mean[j]) * gradX0[i * d + j];
+        for (let j = 0; j < d; j++) acc[j] += w * dot * (this.members[m * d + j] - mean[j]);
+      });
+      for (let j = 0; j < d; j++) out[i * d + j] = c * acc[j];
+    });
+    return out;
+  }
+
   /** The member nearest to each sample (all groups) and the distance, absolute and relative to the member's norm. */
   nearest(x: Float32Array): Array<{ member: number; distance: number; relative: number }> {
     const d = this.dim;

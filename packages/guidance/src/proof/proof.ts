@@ -1,6 +1,7 @@
-import { UserError, openRewardGradient, openScorer, type EngineChoice, type RewardGradient, type Scorer, type ScoreWeights } from '@richhf/reward';
-import { loadDecoder, type VaeDecoder } from '../decoders/load';
-import { RewardGuidance, checkGuidanceSettings, rewardGuidance } from '../guidance/reward-guidance';
+import { UserError, openRewardGradient, openScorer, type EngineChoice, type RewardGradient, type Scorer, type ScoreName, type ScoreWeights } from '@richhf/reward';
+import { type DifferentiableDecoder } from '../decoders/decoder';
+import { PatchDecoder } from './patch-ae';
+import { RewardGuidance, checkGuidanceSettings, rewardGuidance, type ModelVjp } from '../guidance/reward-guidance';
 import { DEFAULT_WEIGHTS, parseWeights, type StepWindow } from '../guidance/options';
 import { GaussianGenerator } from '../random';
 import { createScheduler } from '../schedulers';
@@ -19,8 +20,25 @@ import { mean, trueQuality, type TrueQuality } from './truth';
  * and a sweep of scales that shows where the reward keeps rising while the truth falls.
  */
 
-/** The proof's defaults (README: the scale the claim is made at, and the sweep). */
-export const PROOF_DEFAULTS = Object.freeze({ seeds: 256, steps: 10, scale: 1, scales: [0, 0.25, 0.5, 1, 2, 4, 8], batch: 8 });
+/**
+ * The proof's defaults (README: why each). Guidance runs while the posterior over a prompt's members is still
+ * open (the first 40 % of the 10 DDIM steps, σ ≥ 6 here), with the gradient normalised to |ε| and the exact
+ * denoiser's own Jacobian — under the library's default forward Jacobian (ε held constant) the memorising
+ * denoiser's x̂₀ is piecewise constant, so the push rarely crosses to another member (README, figures of both).
+ * The scale was chosen on seeds 0–63 before the 256-seed runs: the truth's gain levels off from 10 on. Normalised,
+ * scale 1 already moves ε by its own norm — far more than the members' spacing at these noise levels — so from
+ * ~0.3 on every scale makes the same greedy choice; the sweep starts at 0.01 to show the rise before that plateau.
+ */
+export const PROOF_DEFAULTS = Object.freeze({
+  seeds: 256,
+  steps: 10,
+  scale: 10,
+  scales: Object.freeze([0, 0.01, 0.03, 0.1, 0.3, 1, 10, 100]) as readonly number[],
+  batch: 8,
+  jacobian: 'model' as 'forward' | 'model',
+  normalize: true,
+  window: Object.freeze({ from: 0, to: 0.4 }) as StepWindow,
+});
 
 export interface ProofOptions {
   /** A synth-ldm bundle (default: the one shipped in assets/synth-ldm). */
@@ -40,6 +58,8 @@ export interface ProofOptions {
   normalize?: boolean;
   clip?: number;
   recurrence?: number;
+  /** 'forward' (the library default: ε held constant) or 'model' (the exact denoiser's own Jacobian). */
+  jacobian?: 'forward' | 'model';
   batch?: number;
   threads?: number;
   /** Per finished batch: (images done, images in all). */
@@ -58,6 +78,10 @@ export interface SweepPoint {
   truth_defect_rate: number;
   /** Samples that did not end at a member (farther from it than half the set's spacing). */
   off_set: number;
+  /** The largest latent distance from a sample to its nearest member (a blend of members is truthed as its nearest). */
+  max_distance: number;
+  /** True overall minus the unguided run's at the same seeds, with its 95 % paired-bootstrap interval. */
+  delta_overall: Interval;
 }
 
 export interface ProofResult {
@@ -66,11 +90,13 @@ export interface ProofResult {
   scale: number;
   steps: number;
   weights: ScoreWeights;
+  /** The guidance settings besides scale and weights. */
+  settings: { jacobian: 'forward' | 'model'; normalize: boolean; window?: StepWindow; clip?: number; recurrence: number };
   unguided: QualitySummary;
   guided: QualitySummary;
   delta: Record<'reward' | 'plausibility' | 'alignment' | 'aesthetics' | 'overall' | 'defect_rate', Interval>;
   sweep: SweepPoint[];
-  /** The sweep scale with the highest true overall, and the larger scales where reward is higher but truth lower. */
+  /** The sweep scale with the highest true overall, and the larger scales where the reward is higher but the truth lower (interval below 0). */
   hacking: { truth_peak_scale: number; hacked_scales: number[] };
   /**
    * How far samples end from their nearest member (latent L2 distance; DDIM's last step leaves √(1 − ᾱ_final) of
@@ -110,9 +136,15 @@ class SynthSampler {
     this.norm = norms[Math.floor(norms.length / 2)];
   }
 
+  /** The prompt groups of the batch being sampled (what the model Jacobian needs). */
+  groups: number[] = [];
+
+  /** x̂₀'s exact vector–Jacobian product (DDIM's samples are the variance-preserving v). */
+  readonly vjp: ModelVjp = ({ sample, noiseLevel, gradX0 }) => this.denoiser.vjp(sample, noiseLevel.alphaBar, this.groups, gradX0);
+
   /** DDIM from each seed's noise, guided when `guide` is given; the final latents. */
   async sample(seeds: readonly number[], steps: number, guide: RewardGuidance | undefined): Promise<Float32Array> {
-    const groups = seeds.map((s) => s % this.K);
+    const groups = (this.groups = seeds.map((s) => s % this.K));
     const prompts = groups.map((g) => this.world.manifest.prompts[g]);
     const shape: [number, number, number, number] = [seeds.length, ...this.shape];
     const scheduler = createScheduler('ddim', this.world.manifest.scheduler);
@@ -152,11 +184,13 @@ export async function runProof(o: ProofOptions = {}): Promise<ProofResult> {
   const scale = o.scale ?? PROOF_DEFAULTS.scale;
   const weights = parseWeights(o.weights ?? DEFAULT_WEIGHTS, 'weights');
   const scales = [...new Set([0, scale, ...(o.scales ?? PROOF_DEFAULTS.scales)])].sort((a, b) => a - b);
-  const world = loadSynthLdm(o.bundle ?? SYNTH_LDM_DIR);
+  const world = await loadSynthLdm(o.bundle ?? SYNTH_LDM_DIR, { threads: o.threads });
   // Every guidance option is checked here, before the models load.
-  for (const s of scales) checkGuidanceSettings({ weights, scale: s, window: o.window, normalize: o.normalize, clip: o.clip, recurrence: o.recurrence });
-  const make = (s: number, reward: RewardGradient, decoder: VaeDecoder) =>
-    rewardGuidance({ reward, decoder, weights, scale: s, window: o.window, normalize: o.normalize, clip: o.clip, recurrence: o.recurrence });
+  const window = o.window ?? PROOF_DEFAULTS.window;
+  const normalize = o.normalize ?? PROOF_DEFAULTS.normalize;
+  for (const s of scales) checkGuidanceSettings({ weights, scale: s, window, normalize, clip: o.clip, recurrence: o.recurrence });
+  const jacobian = o.jacobian ?? PROOF_DEFAULTS.jacobian;
+  if (jacobian !== 'forward' && jacobian !== 'model') throw new UserError(`jacobian ${String(jacobian)}: expected forward or model`);
 
   let reward: RewardGradient;
   let scorer: Scorer;
@@ -165,11 +199,12 @@ export async function runProof(o: ProofOptions = {}): Promise<ProofResult> {
     reward = await openRewardGradient(o.checkpoint, { engine: o.engine, threads: o.threads });
     scorer = await openScorer(o.checkpoint, { engine: o.engine, threads: o.threads, batchSize: batch });
   } catch (e) {
-    if (e instanceof UserError) throw e;
     throw new UserError(`reward checkpoint ${ref}: cannot load (${String((e as Error).message ?? e).split('\n')[0]})`);
   }
-  const decoder = await loadDecoder(world.vaeDir, { threads: o.threads });
+  const decoder = new PatchDecoder(world.ae);
   const sampler = new SynthSampler(world);
+  const make = (s: number, reward: RewardGradient, decoder: DifferentiableDecoder) =>
+    rewardGuidance({ reward, decoder, weights, scale: s, window, normalize, clip: o.clip, recurrence: o.recurrence, jacobian: jacobian === 'model' ? sampler.vjp : 'forward' });
   const seedList = Array.from({ length: n }, (_, i) => first + i);
   // Batches hold one prompt each (its token length fixes the reward graph's shape, so sessions are reused).
   const batches: number[][] = [];
@@ -179,22 +214,24 @@ export async function runProof(o: ProofOptions = {}): Promise<ProofResult> {
   }
   const total = scales.length * n;
   let done = 0;
-  const runs = new Map<number, RunOutput>();
+  // Batches outer, scales inner: a batch's prompt fixes the reward graph's token length, so its gradient session
+  // is built once and serves every scale (scales outer would rebuild one per prompt and scale).
+  const runs = new Map<number, RunOutput>(scales.map((s) => [s, { reward: new Array(n), truth: new Array(n), distance: new Array(n), otherPrompt: 0, offSet: 0, skipped: 0 }]));
+  const guides = new Map(scales.map((s) => [s, s === 0 ? undefined : make(s, reward, decoder)]));
+  const entries = Object.entries(weights) as [ScoreName, number][];
+  const norm = entries.reduce((a, [, w]) => a + Math.abs(w), 0);
   try {
-    for (const s of scales) {
-      const guide = s === 0 ? undefined : make(s, reward, decoder);
-      const out: RunOutput = { reward: new Array(n), truth: new Array(n), distance: new Array(n), otherPrompt: 0, offSet: 0, skipped: 0 };
-      for (const b of batches) {
-        const x = await sampler.sample(b, steps, guide);
+    for (const b of batches) {
+      const prompts = b.map((sd) => world.manifest.prompts[sd % sampler.K]);
+      for (const s of scales) {
+        const out = runs.get(s)!;
+        const x = await sampler.sample(b, steps, guides.get(s));
         const pixels = await decoder.decode(x, [b.length, ...sampler.shape]);
         const H = sampler.shape[1] * decoder.upscale;
-        const prompts = b.map((sd) => world.manifest.prompts[sd % sampler.K]);
         const fb = await scorer.score(pixels, prompts, { size: [H, H] });
         const near = sampler.denoiser.nearest(x);
         b.forEach((sd, i) => {
           const k = sd - first;
-          const entries = Object.entries(weights) as [keyof typeof fb[0]['scores'], number][];
-          const norm = entries.reduce((a, [, w]) => a + Math.abs(w), 0);
           out.reward[k] = entries.reduce((a, [name, w]) => a + w * fb[i].scores[name], 0) / norm;
           const m = world.members[near[i].member];
           out.truth[k] = trueQuality(m);
@@ -205,9 +242,8 @@ export async function runProof(o: ProofOptions = {}): Promise<ProofResult> {
         done += b.length;
         o.onProgress?.(done, total);
       }
-      out.skipped = guide?.stats.skipped ?? 0;
-      runs.set(s, out);
     }
+    for (const [s, g] of guides) runs.get(s)!.skipped = g?.stats.skipped ?? 0;
   } finally {
     await reward.dispose();
     await scorer.dispose();
@@ -229,10 +265,16 @@ export async function runProof(o: ProofOptions = {}): Promise<ProofResult> {
   const sweep: SweepPoint[] = scales.map((s) => {
     const r = runs.get(s)!;
     const q = summary(r);
-    return { scale: s, reward: q.reward, truth_overall: q.truth.overall, truth_defect_rate: q.truth.defect_rate, off_set: r.offSet };
+    const d = pairedBootstrap(seedList.map((_, i) => r.truth[i].overall), seedList.map((_, i) => base.truth[i].overall), { seed: 7919 * (first + 1) + 5 });
+    return { scale: s, reward: q.reward, truth_overall: q.truth.overall, truth_defect_rate: q.truth.defect_rate, off_set: r.offSet, max_distance: Math.max(...r.distance), delta_overall: d };
   });
+  // Reward hacking: past the truth's peak, a scale whose reward is higher while its truth is lower than the peak's,
+  // the paired 95 % interval of that fall excluding 0 (so seed noise on a plateau is not called hacking).
   const peak = sweep.reduce((best, p) => (p.truth_overall > best.truth_overall ? p : best), sweep[0]);
-  const hacked = sweep.filter((p) => p.scale > peak.scale && p.reward > peak.reward && p.truth_overall < peak.truth_overall).map((p) => p.scale);
+  const truthAt = (sc: number) => seedList.map((_, i) => runs.get(sc)!.truth[i].overall);
+  const hacked = sweep
+    .filter((p) => p.scale > peak.scale && p.reward > peak.reward && pairedBootstrap(truthAt(p.scale), truthAt(peak.scale), { seed: 31 }).hi < 0)
+    .map((p) => p.scale);
   const dist = [...head.distance].sort((a, b) => a - b);
   return {
     n,
@@ -240,6 +282,7 @@ export async function runProof(o: ProofOptions = {}): Promise<ProofResult> {
     scale,
     steps,
     weights,
+    settings: { jacobian, normalize, window, ...(o.clip !== undefined ? { clip: o.clip } : {}), recurrence: o.recurrence ?? 1 },
     unguided: summary(base),
     guided: summary(head),
     delta,

@@ -4,6 +4,7 @@ import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/graph';
 import { writeModel } from '../onnx/proto';
+import { quantizeDynamic } from '../onnx/quantize';
 import { timeRuns } from './timing';
 
 /*
@@ -26,7 +27,11 @@ export interface GemmFigures {
   gflops_best: number;
 }
 
-export async function benchGemm(opts: { m?: number; k?: number; n?: number; threads?: number; runs?: number; pairs?: number } = {}): Promise<GemmFigures> {
+/**
+ * `int8`: the same MatMuls through the dynamic int8 pattern the int8 exports use (quantize.ts:
+ * DynamicQuantizeLinear + MatMulInteger, VNNI where the CPU has it) — the yardstick of int8 figures.
+ */
+export async function benchGemm(opts: { m?: number; k?: number; n?: number; threads?: number; runs?: number; pairs?: number; int8?: boolean } = {}): Promise<GemmFigures> {
   const m = opts.m ?? 230;
   const k = opts.k ?? 768;
   const n = opts.n ?? 3072;
@@ -47,7 +52,7 @@ export async function benchGemm(opts: { m?: number; k?: number; n?: number; thre
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rahf-gemm-'));
   try {
     const file = path.join(dir, 'gemm.onnx');
-    writeModel(g.model(), file);
+    writeModel(opts.int8 ? quantizeDynamic(g.model()) : g.model(), file);
     const session = await ort.InferenceSession.create(file, { intraOpNumThreads: threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
     try {
       const feed = { x: new ort.Tensor('float32', Float32Array.from({ length: m * k }, (_, i) => Math.sin(i * 0.37)), [1, m, k]) };

@@ -11,6 +11,8 @@ import { benchScoreGrad } from './scoregrad';
 import { benchGemm } from './gemm';
 import { benchTorch } from './torch';
 import { timeRuns } from './timing';
+import { benchLarge384 } from './large384';
+import { benchScoreCli } from './score-cli';
 
 // `pnpm bench`: timings of the reward model on this machine (a benchmark, never a test). Each figure is
 // the median of the timed runs after one warm-up run. Paths: onnxruntime-node (scoring), onnxruntime-node
@@ -32,6 +34,12 @@ async function main(): Promise<void> {
     .option('skip-train', { type: 'boolean', default: false, describe: 'skip the tiny-preset training-step figure' })
     .option('skip-torch', { type: 'boolean', default: false, describe: 'skip the same-machine PyTorch reference (scripts/torch-reference.py)' })
     .option('skip-gemm', { type: 'boolean', default: false, describe: 'skip the onnxruntime MatMul yardstick' })
+    .option('skip-large384', { type: 'boolean', default: false, describe: 'skip the large384 preset (the public checkpoint\'s sizes; ~10 GB during its export, minutes per figure)' })
+    .option('large384-runs', { type: 'number', default: 3, describe: 'timed runs per large384 figure' })
+    .option('large384-dir', { type: 'string', describe: 'keep the large384 exports here (reused when present)' })
+    .option('skip-score-cli', { type: 'boolean', default: false, describe: 'skip the end-to-end `rahf score` figures' })
+    .option('score-cli-paper', { type: 'boolean', default: true, describe: 'include the paper preset in the `rahf score` figures (--no-score-cli-paper: tiny only)' })
+    .option('paper-checkpoint', { type: 'string', describe: 'paper-preset checkpoint for the `rahf score` figures (default: rahf init into a temporary folder)' })
     .option('json', { type: 'boolean', default: false, describe: 'print the figures as one JSON object on stdout' })
     .strict()
     .parseAsync();
@@ -127,9 +135,25 @@ async function main(): Promise<void> {
     paths['train-step-tiny-bs4'] = r;
     out.train_step_tiny_bs4_s = Math.min(...Object.values(r).map((v) => v.wall));
   }
-  // maxRSS is in kilobytes on Linux.
+  // maxRSS is in kilobytes on Linux (this process only: the sections below run in processes of their own).
   out.peak_rss_mb = process.resourceUsage().maxRSS / 1024;
-  log(`peak RSS ${(out.peak_rss_mb as number).toFixed(0)} MB`);
+
+  if (!argv['skip-score-cli']) {
+    const r = await benchScoreCli({ runs: Math.min(argv.runs, 3), threads: argv.threads, paperCheckpoint: argv['paper-checkpoint'], skipPaper: !argv['score-cli-paper'], log });
+    Object.assign(out, r.keys);
+    paths['score-cli'] = r.details;
+  }
+  if (!argv['skip-large384']) {
+    const r = benchLarge384({ runs: argv['large384-runs'], threads: argv.threads, dir: argv['large384-dir'], log });
+    Object.assign(out, r.keys);
+    paths.large384 = r.details;
+    const k = r.keys;
+    log(
+      `large384: forward bs1 ${k.large384_forward_bs1_s.toFixed(2)} s fp32 (${(100 * k.large384_forward_bs1_fraction_of_gemm).toFixed(0)} % of the MatMul rate; floor ${k.large384_forward_bs1_floor_s.toFixed(2)} s), ` +
+        `${k.large384_forward_bs1_int8_s.toFixed(2)} s int8; heatmaps ${k.large384_heatmaps_bs1_s.toFixed(1)} s; scoreGrad ${k.large384_scoregrad_bs1_s.toFixed(1)} s; peak RSS ${k.large384_peak_rss_mb.toFixed(0)} MB`,
+    );
+  }
+  log(`peak RSS of the bench process ${(out.peak_rss_mb as number).toFixed(0)} MB`);
   if (argv.json) process.stdout.write(JSON.stringify(out) + '\n');
 }
 

@@ -4,6 +4,7 @@ import { CALIBRATION_SAMPLES, calibrateCheckpoint, unbiasedF1, type MarkBiasCali
 import { DatasetOptions, openEvalDataset } from '../eval/dataset';
 import { UserError } from '../errors';
 import { CliIO, checkInt, guarded, processIO, rahfCommand } from './command';
+import { checkExists } from './validate';
 
 /** `rahf calibrate` options: the held-out set (DatasetOptions; split default "dev") and the checkpoint written to. */
 export interface CalibrateCliOptions extends Pick<DatasetOptions, 'data' | 'split' | 'images' | 'captions' | 'limit'> {
@@ -30,6 +31,9 @@ export function formatCalibration(c: MarkBiasCalibration): string {
  */
 export async function runCalibrate(opts: CalibrateCliOptions, io: CliIO = processIO): Promise<number> {
   checkInt('limit', opts.limit);
+  checkExists('data', opts.data);
+  checkExists('images', opts.images, 'dir');
+  checkExists('captions', opts.captions, 'file');
   if (opts.biases?.some((b) => !Number.isFinite(b))) throw new UserError(`--biases must be numbers, got ${opts.biases.join(' ')}`);
   if (!fs.existsSync(path.join(opts.checkpoint, 'config.json'))) {
     throw new UserError(`--checkpoint ${opts.checkpoint}: no config.json there (calibrate writes into a local checkpoint directory)`);

@@ -1,6 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend } from '../backend';
 import { formatError, UserError } from '../errors';
+import { applyLimitOptions } from './validate';
 
 /** Options every `rahf` command takes (cli/main.ts declares them). */
 export interface Common {
@@ -39,6 +40,7 @@ export function rahfCommand<A>(spec: {
  */
 export async function guarded(argv: ArgumentsCamelCase<Common>, body: () => Promise<number | void>, needsModel = true): Promise<void> {
   try {
+    applyLimitOptions(argv as Record<string, unknown>);
     if (needsModel) await initBackend(argv.backend);
     const code = await body();
     process.exitCode = typeof code === 'number' ? code : 0;
@@ -48,19 +50,5 @@ export async function guarded(argv: ArgumentsCamelCase<Common>, body: () => Prom
   }
 }
 
-/** `--name` must be an integer ≥ min (unset passes). */
-export function checkInt(name: string, v: number | undefined, min = 1): void {
-  if (v !== undefined && !(Number.isInteger(v) && v >= min)) throw new UserError(`--${name} must be an integer >= ${min}, got ${v}`);
-}
-
-/** `--name` must be an integer in [lo, hi]. */
-export function checkIntIn(name: string, v: number, lo: number, hi: number): void {
-  if (!Number.isInteger(v) || v < lo || v > hi) throw new UserError(`--${name} must be an integer in [${lo}, ${hi}], got ${v}`);
-}
-
-/** `--name` must be a finite number > 0 (≥ 0 with allowZero; unset passes). */
-export function checkNumber(name: string, v: number | undefined, allowZero = false): void {
-  if (v !== undefined && !(Number.isFinite(v) && (allowZero ? v >= 0 : v > 0))) {
-    throw new UserError(`--${name} must be a number ${allowZero ? '>= 0' : '> 0'}, got ${v}`);
-  }
-}
+// The option checks live in validate.ts (one module every command calls); re-exported for the command files.
+export { checkInt, checkIntIn, checkNumber } from './validate';

@@ -7,6 +7,7 @@ import { writeFileAtomic } from '../util/atomic';
 import { Progress } from '../util/progress';
 import { UserError } from '../errors';
 import { guarded, rahfCommand } from './command';
+import { checkExists, checkOutFile } from './validate';
 
 export interface ConsolidateCliOptions {
   /** Raw annotations, JSONL (docs/raw-annotations.md). */
@@ -37,6 +38,8 @@ export async function runConsolidate(opts: ConsolidateCliOptions): Promise<numbe
   if (!Number.isInteger(mapSize) || mapSize < 1 || mapSize > 4096) {
     throw new UserError(`--map-size must be an integer in [1, 4096], got ${opts.mapSize}`);
   }
+  checkExists('input', opts.input, 'file');
+  checkOutFile('captions', opts.captions);
   if (fs.existsSync(opts.out) && fs.statSync(opts.out).isDirectory()) {
     throw new UserError(`${opts.out}: is a directory; --out names the TFRecord file to write`);
   }

@@ -16,11 +16,15 @@ let tmp: string;
 beforeAll(async () => {
   await initBackend();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'rahf-demo-'));
+  process.env.RAHF_CACHE_DIR = path.join(tmp, 'onnx-cache'); // the default engine exports the checkpoint once
   const m = await RewardModel.fromPreset('tiny', { tokenizer: synthTokenizerFile(), seed: 1 });
   await m.save(path.join(tmp, 'ckpt'));
   m.dispose();
 });
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => {
+  delete process.env.RAHF_CACHE_DIR;
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
 
 test('generates a set, writes overlays, prints the evaluation tables and writes eval.json', async () => {
   const out: string[] = [];
@@ -41,6 +45,7 @@ test('generates a set, writes overlays, prints the evaluation tables and writes 
   expect(json.n).toBe(16);
   expect(Object.keys(json.baselines)).toContain('constant');
   expect(err.join('\n')).toContain(`writing to ${path.join(tmp, 'demo')}`);
+  expect(err).toContainEqual(expect.stringMatching(/^rahf: engine ort \(onnxruntime-node/)); // the CPU default
   // A second run into the same folder replaces the set.
   expect(await runDemo({ out: path.join(tmp, 'demo'), n: 10, overlays: 0, checkpoint: path.join(tmp, 'ckpt'), progress: false }, { stdout: () => undefined, stderr: () => undefined })).toBe(0);
 });

@@ -7,14 +7,15 @@ import { heatmapPeak } from '../heatmap-image';
 import { heatmapFigurePng } from '../viz/heatmap-figure';
 import { flaggedOf } from '../viz/html';
 import { loadImage } from '../image';
-import { RewardModel } from '../rahf/model';
 import { writeFileAtomic } from '../util/atomic';
 import { formatDuration } from '../util/progress';
 import { UserError } from '../errors';
 import { runEval } from './eval';
 import { CliIO, checkIntIn, guarded, processIO, rahfCommand } from './command';
+import { checkInt, checkOutDir } from './validate';
+import { checkEngineOptions, EngineCliOptions, openCliScorer, withEngineOptions } from './engine';
 
-export interface DemoOptions {
+export interface DemoOptions extends EngineCliOptions {
   /** Output folder (default ./demo-out): data/ (the synthetic set), overlays/, eval.json. */
   out?: string;
   /** Synthetic images to generate (default 200; split 80/10/10, all evaluated). */
@@ -48,8 +49,11 @@ export async function runDemo(opts: DemoOptions = {}, io: CliIO = processIO): Pr
   const seed = opts.seed ?? 7;
   const nOverlays = opts.overlays ?? 4;
   checkIntIn('n', n, 10, 100000);
+  checkOutDir('out', out);
+  checkInt('batch-size', opts.batchSize);
   checkIntIn('seed', seed, 0, 2 ** 31 - 1);
   checkIntIn('overlays', nOverlays, 0, 1000);
+  checkEngineOptions(opts);
   const checkpoint = resolveCheckpoint(opts.checkpoint);
   const dataDir = path.join(out, 'data');
   if (fs.existsSync(out) && !fs.statSync(out).isDirectory()) throw new UserError(`${out}: exists and is not a directory`);
@@ -66,10 +70,10 @@ export async function runDemo(opts: DemoOptions = {}, io: CliIO = processIO): Pr
   if (nOverlays > 0) {
     const captions = readCaptionsJsonl(path.join(dataDir, 'captions.jsonl'));
     const picked = [...captions.entries()].slice(0, nOverlays);
-    const model = await RewardModel.load(checkpoint);
+    const model = await openCliScorer(checkpoint, { ...opts, heatmaps: true, keywords: true, batchSize: opts.batchSize ?? 8 }, io);
     try {
       const images = await Promise.all(picked.map(([uid]) => loadImage(path.join(dataDir, 'images', `${uid}.png`))));
-      const results = await model.score(images, picked.map(([, c]) => c), { heatmaps: true, keywords: true, batchSize: opts.batchSize ?? 8 });
+      const results = await model.score(images, picked.map(([, c]) => c));
       io.stdout(`Scores of ${picked.length} images (overlays in ${overlayDir}):`);
       for (let i = 0; i < picked.length; i++) {
         const [uid, caption] = picked[i];
@@ -93,7 +97,7 @@ export async function runDemo(opts: DemoOptions = {}, io: CliIO = processIO): Pr
         }
       }
     } finally {
-      model.dispose();
+      await model.dispose();
     }
   }
 
@@ -101,7 +105,19 @@ export async function runDemo(opts: DemoOptions = {}, io: CliIO = processIO): Pr
   io.stdout('');
   io.stdout(`Evaluation on the ${world.counts.train} images of ${path.join(dataDir, 'train.tfrecord')} (seed ${seed}; constant baseline = their mean):`);
   const code = await runEval(
-    { checkpoint, data: dataDir, split: 'train', out: path.join(out, 'eval.json'), batchSize: opts.batchSize, progress: opts.progress ?? true },
+    {
+      checkpoint,
+      data: dataDir,
+      split: 'train',
+      out: path.join(out, 'eval.json'),
+      batchSize: opts.batchSize,
+      progress: opts.progress ?? true,
+      engine: opts.engine,
+      int8: opts.int8,
+      threads: opts.threads,
+      backend: opts.backend,
+      cacheDir: opts.cacheDir,
+    },
     { stdout: io.stdout, stderr: io.stderr },
   );
   io.stderr(`rahf demo: done in ${formatDuration((Date.now() - t0) / 1000)}; metrics JSON in ${path.join(out, 'eval.json')}`);
@@ -112,11 +128,27 @@ export const demoCommand = rahfCommand({
   command: 'demo',
   describe: 'generate a small synthetic set, score it with the bundled checkpoint, write overlays, print the evaluation',
   builder: (y) =>
-    y
+    withEngineOptions(y)
       .option('out', { type: 'string', default: 'demo-out', describe: 'output folder' })
       .option('n', { type: 'number', default: 200, describe: 'synthetic images to generate' })
       .option('seed', { type: 'number', default: 7 })
       .option('checkpoint', { type: 'string', describe: 'checkpoint (default: bundled)' })
       .option('overlays', { type: 'number', default: 4 }),
-  handler: (argv) => guarded(argv, () => runDemo({ out: argv.out, n: argv.n, seed: argv.seed, checkpoint: argv.checkpoint, overlays: argv.overlays })),
+  handler: (argv) =>
+    guarded(
+      argv,
+      () =>
+        runDemo({
+          out: argv.out,
+          n: argv.n,
+          seed: argv.seed,
+          checkpoint: argv.checkpoint,
+          overlays: argv.overlays,
+          engine: argv.engine,
+          int8: argv.int8,
+          threads: argv.threads,
+          backend: argv.backend,
+        }),
+      false, // the engine choice brings tfjs up only when it may run the model
+    ),
 });

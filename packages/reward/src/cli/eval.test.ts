@@ -29,6 +29,7 @@ let ckpt: string;
 beforeAll(async () => {
   await initBackend();
   tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-eval-'));
+  process.env.RAHF_CACHE_DIR = path.join(tmp, 'onnx-cache');
   world = path.join(tmp, 'world');
   await writeSynthWorld({ out: world, n: 60, seed: 11, size: 64, mapSize: 32, progress: false });
   ckpt = path.join(tmp, 'ckpt');
@@ -36,7 +37,10 @@ beforeAll(async () => {
   await m.save(ckpt);
   m.dispose();
 });
-afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => {
+  delete process.env.RAHF_CACHE_DIR;
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
 
 /**
  * A CLIP-shaped tokenizer.json for the tiny CLIP fixture (vocabulary 99, bos 49, eos 98): the
@@ -91,7 +95,8 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 test('--json: exact shape, and every number equals a direct computation through src/metrics', async () => {
   const io = capture();
   const outFile = path.join(tmp, 'res', 'eval.json');
-  expect(await runEval({ checkpoint: ckpt, data: world, json: true, out: outFile, batchSize: 4, progress: false, maxNewTokens: 24 }, io)).toBe(0);
+  // tfjs, to compare to the digit with RewardModel.predict below (the next test compares the engines).
+  expect(await runEval({ checkpoint: ckpt, data: world, json: true, out: outFile, batchSize: 4, progress: false, maxNewTokens: 24, engine: 'tfjs' }, io)).toBe(0);
   expect(io.out).toHaveLength(1);
   const j = JSON.parse(io.out[0]);
   expect(JSON.parse(fs.readFileSync(outFile, 'utf8'))).toEqual(j);
@@ -187,6 +192,28 @@ test('--json: exact shape, and every number equals a direct computation through 
   // Metrics run at the ground truth's resolution: the tiny model's 64² heatmaps meet 32² maps here.
   expect(preds[0].heatmaps!.implausibility.width).toBe(64);
   expect(records[0].artifactMap.width).toBe(32);
+});
+
+test('the default engine (onnxruntime on this CPU) gives the tfjs engine\'s metrics', async () => {
+  const run = async (engine: string) => {
+    const io = capture();
+    expect(await runEval({ checkpoint: ckpt, data: world, json: true, batchSize: 4, progress: false, maxNewTokens: 24, engine }, io)).toBe(0);
+    return { j: JSON.parse(io.out[0]), err: io.err };
+  };
+  const [ort, tfjs] = [await run('auto'), await run('tfjs')];
+  expect(ort.err).toContainEqual(expect.stringMatching(/^rahf: engine ort \(onnxruntime-node/));
+  expect(tfjs.err).toContainEqual(expect.stringMatching(/^rahf: engine tfjs/));
+  for (const s of SCORE_NAMES) {
+    expect(Math.abs(ort.j.scores[s].plcc - tfjs.j.scores[s].plcc)).toBeLessThan(1e-4);
+    expect(Math.abs(ort.j.scores[s].srcc - tfjs.j.scores[s].srcc)).toBeLessThan(1e-4);
+  }
+  for (const h of HEATMAP_NAMES) {
+    for (const [k, v] of Object.entries(tfjs.j.heatmaps[h] as Record<string, number | null>)) {
+      if (v === null) expect(ort.j.heatmaps[h][k]).toBeNull();
+      else expect(Math.abs(ort.j.heatmaps[h][k] - v)).toBeLessThan(1e-4 * Math.max(1, Math.abs(v)));
+    }
+  }
+  expect(ort.j.keywords).toEqual(tfjs.j.keywords);
 });
 
 test('tables: the paper layout on stdout, the tfrecord+images layout, missing images reported', async () => {

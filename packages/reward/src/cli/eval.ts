@@ -1,16 +1,18 @@
+import { currentBackend, initBackend } from '../backend';
 import { resolveCheckpoint } from '../bundled';
 import { ClipBaseline, constantPredictor, clipPredictor, DataMeans, loadClipBaseline, meansOf, trainMeans } from '../eval/baselines';
 import { DatasetOptions, openEvalDataset } from '../eval/dataset';
 import { evaluateSamples, modelPredictor, Predictor } from '../eval/evaluate';
 import { EvalReport, formatTables, reportJson, reportNotes } from '../eval/table';
-import { RewardModel } from '../rahf/model';
 import { writeFileAtomic } from '../util/atomic';
 import { Progress } from '../util/progress';
 import { UserError } from '../errors';
 import { CliIO, checkInt, guarded, processIO, rahfCommand } from './command';
+import { checkExists, checkOutFile } from './validate';
+import { checkEngineOptions, EngineCliOptions, openCliScorer, withEngineOptions } from './engine';
 
 /** `rahf eval` options: where the evaluation set is (eval/dataset.ts DatasetOptions) and what to run and print. */
-export interface EvalCliOptions extends DatasetOptions {
+export interface EvalCliOptions extends DatasetOptions, EngineCliOptions {
   /** RAHF checkpoint directory or hub id (default: the bundled one). */
   checkpoint?: string;
   /** HF CLIP checkpoint (directory or hub id) for the CLIP alignment baseline. */
@@ -36,6 +38,13 @@ export async function runEval(opts: EvalCliOptions, io: CliIO = processIO): Prom
   checkInt('batch-size', opts.batchSize);
   checkInt('limit', opts.limit);
   checkInt('max-new-tokens', opts.maxNewTokens);
+  checkEngineOptions(opts);
+  checkExists('data', opts.data);
+  checkExists('images', opts.images, 'dir');
+  checkExists('captions', opts.captions, 'file');
+  checkExists('train', opts.train, 'file');
+  for (const f of opts.parquet ?? []) checkExists('parquet', f, 'file');
+  checkOutFile('out', opts.out);
   const ds = await openEvalDataset(opts);
   if (ds.missingImages.length > 0) io.stderr(`rahf: ${ds.missingImages.length} of ${ds.totalRecords} records have no image (skipped)`);
   if (ds.missingCaptions.length > 0) io.stderr(`rahf: ${ds.missingCaptions.length} of ${ds.totalRecords} records have no prompt (skipped)`);
@@ -55,11 +64,13 @@ export async function runEval(opts: EvalCliOptions, io: CliIO = processIO): Prom
   }
 
   const checkpoint = resolveCheckpoint(opts.checkpoint);
-  const model = await RewardModel.load(checkpoint);
+  // Scores, both heatmaps and the keywords from one engine (onnxruntime on the CPU by default).
+  const model = await openCliScorer(checkpoint, { ...opts, heatmaps: true, keywords: true, batchSize: opts.batchSize ?? 8 }, io);
   let clip: ClipBaseline | undefined;
   try {
     if (opts.clip) {
       try {
+        if (!currentBackend()) await initBackend(opts.backend, { quiet: true }); // CLIP runs on tfjs
         clip = await loadClipBaseline(opts.clip);
       } catch (e) {
         throw new UserError(`--clip ${opts.clip}: ${(e as Error).message.split('\n')[0]}`);
@@ -98,7 +109,7 @@ export async function runEval(opts: EvalCliOptions, io: CliIO = processIO): Prom
     }
     return 0;
   } finally {
-    model.dispose();
+    await model.dispose();
     clip?.dispose();
   }
 }
@@ -107,7 +118,7 @@ export const evalCommand = rahfCommand({
   command: 'eval',
   describe: "evaluate a RAHF checkpoint with the paper's metrics (Tables 1-4) against baselines",
   builder: (y) =>
-    y
+    withEngineOptions(y)
       .option('checkpoint', { type: 'string', describe: 'RAHF checkpoint directory or HF hub id (default: bundled)' })
       .option('data', { type: 'string', demandOption: true, describe: 'folder with <split>.tfrecord (rahf synth output, RichHF-18K folder) or a RichHF .tfrecord file' })
       .option('split', { type: 'string', default: 'test', describe: 'split of a data folder' })
@@ -121,5 +132,6 @@ export const evalCommand = rahfCommand({
       .option('batch-size', { type: 'number', default: 8 })
       .option('limit', { type: 'number', describe: 'evaluate only the first N usable records' })
       .option('max-new-tokens', { type: 'number', default: 100, describe: 'cap on generated keyword tokens' }),
-  handler: (argv) => guarded(argv, () => runEval(argv)),
+  // The engine choice brings tfjs up only when it may run the model (or for --clip).
+  handler: (argv) => guarded(argv, () => runEval(argv), false),
 });

@@ -4,6 +4,7 @@ import { exportRahf } from '../onnx/export';
 import { RewardModel } from '../rahf/model';
 import { UserError } from '../errors';
 import { guarded, rahfCommand } from './command';
+import { checkOutFile } from './validate';
 
 export interface ExportOptions {
   /** RAHF checkpoint directory or hub id (default: the bundled checkpoint). */
@@ -24,6 +25,7 @@ export interface ExportOptions {
  * written atomically and the manifest (`<stem>.rahf.json`) last.
  */
 export async function runExport(opts: ExportOptions): Promise<number> {
+  checkOutFile('out', opts.out);
   if (!/\.onnx$/i.test(opts.out)) throw new UserError(`--out ${opts.out}: must name a .onnx file`);
   if (opts.quantize !== undefined && opts.quantize !== 'int8') throw new UserError(`--quantize ${opts.quantize}: only "int8" is supported`);
   const log = opts.log ?? ((s: string) => process.stderr.write(`rahf: ${s}\n`));

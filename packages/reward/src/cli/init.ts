@@ -3,6 +3,7 @@ import * as path from 'path';
 import { RewardModel } from '../rahf/model';
 import { UserError } from '../errors';
 import { guarded, rahfCommand } from './command';
+import { checkInt, checkOutDir } from './validate';
 
 export interface InitOptions {
   preset: string;
@@ -14,6 +15,8 @@ export interface InitOptions {
 
 /** `rahf init`: materialise a preset as a checkpoint directory others can score with or train from. */
 export async function runInit(opts: InitOptions): Promise<number> {
+  checkOutDir('out', opts.out);
+  checkInt('seed', opts.seed, 0);
   if (fs.existsSync(path.join(opts.out, 'model.safetensors'))) {
     throw new UserError(`${opts.out}: already holds a checkpoint (model.safetensors); choose another --out`);
   }

@@ -10,6 +10,7 @@ import { initCommand } from './init';
 import { scoreCommand } from './score';
 import { synthCommand } from './synth';
 import { trainCommand } from './train';
+import { LIMIT_OPTIONS } from './validate';
 
 /** The `rahf` program: its common options and the list of its commands, each in its own file. */
 export function cli(args: string[]) {
@@ -18,6 +19,7 @@ export function cli(args: string[]) {
     .usage('$0 <command> [options]')
     .option('verbose', { type: 'boolean', default: false, describe: 'print stack traces on errors' })
     .option('backend', { type: 'string', describe: 'tfjs backend: tensorflow | webgpu | wasm | cpu (default: best installed; env RAHF_BACKEND)' })
+    .options(LIMIT_OPTIONS)
     .command(scoreCommand)
     .command(initCommand)
     .command(consolidateCommand)

@@ -3,6 +3,7 @@ import * as path from 'path';
 import { WORLD_MANIFEST, writeSynthWorld } from '../data/synth/world';
 import { UserError } from '../errors';
 import { checkIntIn, guarded, rahfCommand } from './command';
+import { checkOutDir } from './validate';
 
 export interface SynthCliOptions {
   out: string;
@@ -23,6 +24,7 @@ export interface SynthCliOptions {
  */
 export async function runSynth(opts: SynthCliOptions): Promise<number> {
   const seed = opts.seed ?? 0;
+  checkOutDir('out', opts.out);
   checkIntIn('n', opts.n, 1, 10_000_000);
   checkIntIn('seed', seed, 0, 2 ** 31 - 1);
   checkIntIn('size', opts.size ?? 128, 32, 1024);

@@ -12,6 +12,7 @@ import { openEvalDataset } from '../eval/dataset';
 import { CALIBRATION_SAMPLES, calibrateCheckpoint, unbiasedF1 } from '../eval/calibrate';
 import { UserError } from '../errors';
 import { checkInt, checkNumber, guarded, rahfCommand } from './command';
+import { checkOutDir } from './validate';
 
 /** TrainOptions that the CLI takes as text and parses (`--image-stem 16,32,64`, `--loss-weights heatmap=1,…`, names). */
 type TextOptions = 'imageStem' | 'lossWeights' | 'variant' | 'schedule' | 'heatmapLoss' | 'augment' | 'engine';
@@ -193,6 +194,7 @@ export async function runTrain(opts: TrainCliOptions, io: TrainCliIO = defaultIO
 /** As runTrain, returning the result (tests, the demo). */
 export async function runTrainResult(opts: TrainCliOptions, io: TrainCliIO = defaultIO): Promise<TrainResult> {
   if (!opts.out) throw new UserError('--out is required (the run folder)');
+  checkOutDir('out', opts.out);
   if (fs.existsSync(opts.out) && !fs.statSync(opts.out).isDirectory()) throw new UserError(`--out ${opts.out}: exists and is not a directory`);
   if (opts.resume && opts.data === undefined && !fs.existsSync(path.join(opts.out, 'checkpoints'))) {
     throw new UserError(`${opts.out}: no checkpoint to resume from`);

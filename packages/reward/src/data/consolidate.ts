@@ -11,10 +11,11 @@
  * - per-word misalignment: strict majority vote over annotators (a tie keeps the word aligned), written
  *   as the space-separated `prompt_misalignment_label` with 0 = misaligned.
  */
-import * as fs from 'fs';
 import { promptWords } from '../rahf/keywords';
 import type { GrayMap, RichHFRecord } from './record';
 import { parseJsonl } from './jsonl';
+import { readRegularText } from '../io/files';
+import { UserError } from '../errors';
 
 /** One annotator's feedback on one image (a line of the raw JSONL). Pixel coordinates, origin top-left. */
 export interface RawAnnotation {
@@ -43,7 +44,7 @@ export interface RawAnnotation {
 }
 
 /** A problem with the raw annotations; the message names the file and line. */
-export class AnnotationError extends Error {
+export class AnnotationError extends UserError {
   constructor(message: string) {
     super(message);
     this.name = 'AnnotationError';
@@ -158,10 +159,9 @@ export function parseRawAnnotations(text: string, file: string): RawAnnotation[]
 export function readRawAnnotations(file: string): RawAnnotation[] {
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = readRegularText(file, 'raw annotations');
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new AnnotationError(`${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (e as Error).message}`);
+    throw new AnnotationError((e as Error).message);
   }
   const anns = parseRawAnnotations(text, file);
   if (anns.length === 0) throw new AnnotationError(`${file}: no annotations (empty file)`);
@@ -249,7 +249,7 @@ export function likertToUnit(mean: number): number {
 function mapDims(mapSize: ConsolidateOptions['mapSize']): [number, number] {
   const [w, h] = Array.isArray(mapSize) ? mapSize : [mapSize ?? 512, mapSize ?? 512];
   if (!Number.isInteger(w) || !Number.isInteger(h) || w <= 0 || h <= 0) {
-    throw new Error(`consolidate: map size must be positive integers, got ${JSON.stringify(mapSize)}`);
+    throw new UserError(`consolidate: map size must be positive integers, got ${JSON.stringify(mapSize)}`);
   }
   return [w, h];
 }
@@ -269,8 +269,9 @@ function averageMap(
   const n = group.length;
   const data = new Uint8Array(mw * mh);
   if (group.every((a) => a[key].length === 0)) return { width: mw, height: mh, data };
-  const count = new Uint16Array(mw * mh);
-  const stamp = new Uint16Array(mw * mh);
+  // 32-bit: 16-bit counters wrapped at 65 536 annotators of one image (a full map then read 0).
+  const count = new Uint32Array(mw * mh);
+  const stamp = new Uint32Array(mw * mh);
   group.forEach((a, k) => {
     const id = k + 1;
     forEachDiskPixel(a[key], { imageWidth: a.width, imageHeight: a.height, radius, mapWidth: mw, mapHeight: mh }, (p) => {
@@ -287,7 +288,7 @@ function averageMap(
 
 /** Consolidate all annotators of ONE image (same uid) into a RichHF record. */
 export function consolidateImage(group: ReadonlyArray<RawAnnotation>, opts: ConsolidateOptions = {}): Consolidated {
-  if (group.length === 0) throw new Error('consolidate: empty annotation group');
+  if (group.length === 0) throw new UserError('consolidate: empty annotation group');
   const first = group[0];
   const seen = new Set<string>();
   for (const a of group) {

@@ -35,5 +35,22 @@ export {
   splitOf,
   uidFor,
 } from './synth/world';
-export { type PromptSpec, samplePrompt, COLOURS, KINDS, POSITIONS, BACKGROUNDS } from './synth/grammar';
+export { type PromptSpec, samplePrompt, parsePrompt, nounFor, COLOURS, KINDS, POSITIONS, BACKGROUNDS } from './synth/grammar';
 export { Rng } from './synth/rng';
+export {
+  type Scene,
+  type SceneOptions,
+  type SampledScene,
+  type SceneTruth,
+  type RenderedScene,
+  type RenderOptions,
+  sampleScene,
+  renderScene,
+} from './synth/scene';
+export { judgeAlignment, POSITION_TOLERANCE } from './synth/judge';
+export { type ArtifactSpec, artifactSpec, artifactFromSpec } from './synth/artifact-spec';
+export { type Artifact, type ArtifactType, type MisalignmentEdit, type MisalignmentType, type Depiction, severity } from './synth/defects';
+export { type PlacedObject, objectBox, objectParts, CATALOGUE } from './synth/objects';
+export { type Grade } from './synth/render';
+export { type Box } from './synth/canvas';
+export { type Background, type ColourName, type Kind, type Position, type GroupSpec, type Word, POSITION_REGION, COLOUR_NAMES } from './synth/grammar';

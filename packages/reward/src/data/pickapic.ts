@@ -1,6 +1,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
-import type { AsyncBuffer, FileMetaData } from 'hyparquet';
+import type { FileMetaData } from 'hyparquet';
+import { FileFormatError, UserError } from '../errors';
+import { ParquetFile } from './parquet-file';
+import { openRegular, readRegularFile, readRegularText } from '../io/files';
+import { Limits, checkLimit, limitsWith } from '../io/limits';
 
 /**
  * The images (and prompts) behind RichHF-18K live in Pick-a-Pic v1: each parquet row is a pair of
@@ -64,7 +68,7 @@ function imagesFromFolder(folder: string, wanted: ReadonlySet<string>): JoinedIm
   try {
     names = fs.readdirSync(folder).sort();
   } catch (e) {
-    throw new Error(`${folder}: cannot list image folder (${(e as Error).message})`);
+    throw new UserError(`${folder}: cannot list image folder (${(e as Error).message})`);
   }
   const out: JoinedImage[] = [];
   const seen = new Set<string>();
@@ -75,8 +79,8 @@ function imagesFromFolder(folder: string, wanted: ReadonlySet<string>): JoinedIm
     seen.add(uid);
     const file = path.join(folder, name);
     const txt = path.join(folder, `${uid}.txt`);
-    const caption = fs.existsSync(txt) ? fs.readFileSync(txt, 'utf8').trim() : undefined;
-    out.push({ uid, bytes: new Uint8Array(fs.readFileSync(file)), caption, source: file });
+    const caption = fs.existsSync(txt) ? readRegularText(txt, 'caption file').trim() : undefined;
+    out.push({ uid, bytes: new Uint8Array(readRegularFile(file, 'an image', 'maxImageBytes')), caption, source: file });
   }
   return out;
 }
@@ -86,30 +90,32 @@ function imagesFromFolder(folder: string, wanted: ReadonlySet<string>): JoinedIm
  * holds a wanted uid, read that row range of the matching jpg column and the captions. Memory holds
  * at most one row group's column chunks, never the file.
  */
-export async function* imagesFromParquet(file: string, wanted: ReadonlySet<string>): AsyncGenerator<JoinedImage> {
-  const hp = loadHyparquet();
-  const fd = fs.openSync(file, 'r');
+export async function* imagesFromParquet(
+  file: string,
+  wanted: ReadonlySet<string>,
+  opts: { limits?: Partial<Limits> } = {},
+): AsyncGenerator<JoinedImage> {
+  const limits = limitsWith(opts.limits);
+  const pf = await ParquetFile.open(file);
   try {
-    const buf = fileAsyncBuffer(fd, file);
-    let metadata: FileMetaData;
-    try {
-      metadata = await hp.parquetMetadataAsync(buf);
-    } catch (e) {
-      throw new Error(`${file}: not a parquet file (${(e as Error).message})`);
-    }
+    const metadata = pf.metadata;
+    const size = openRegularSize(file);
     const columns = new Set(metadata.schema.map((s) => s.name));
     for (const c of ['image_0_uid', 'image_1_uid', 'jpg_0', 'jpg_1', 'caption']) {
-      if (!columns.has(c)) throw new Error(`${file}: missing column ${c}`);
+      if (!columns.has(c)) throw new UserError(`${file}: missing column ${c}`);
     }
+    checkRowGroups(file, metadata, size, limits);
     const found = new Set<string>();
     let groupStart = 0;
-    for (const rg of metadata.row_groups) {
+    for (const [g, rg] of metadata.row_groups.entries()) {
       const rowStart = groupStart;
       const rowEnd = rowStart + Number(rg.num_rows);
       groupStart = rowEnd;
-      const read = async (cols: string[], start: number, end: number) =>
-        // utf8: false keeps unannotated BYTE_ARRAY (the jpg columns) binary; STRING columns stay text.
-        hp.parquetReadObjects({ file: buf, metadata, columns: cols, rowStart: start, rowEnd: end, utf8: false });
+      // hyparquet's own errors ("cannot copy from before start of buffer", RangeError…) name neither the
+      // file nor the place: every read names both (parquet-file.ts runs it under a deadline).
+      const groupBytes = rg.columns.reduce((n, c) => n + Number(c.meta_data?.total_uncompressed_size ?? 0), 0);
+      const read = (cols: string[], start: number, end: number) =>
+        pf.read(cols, start, end, groupBytes, `row group ${g} (rows ${start}-${end - 1}), columns ${cols.join(', ')}`);
       const idRows = await read(['image_0_uid', 'image_1_uid'], rowStart, rowEnd);
       // Rows (relative to rowStart) per pair side holding a wanted, not yet found uid.
       const hits: Array<{ row: number; side: 0 | 1; uid: string }> = [];
@@ -130,9 +136,10 @@ export async function* imagesFromParquet(file: string, wanted: ReadonlySet<strin
       const rows = await read(cols, rowStart + first, rowStart + last + 1);
       for (const h of hits) {
         const r = rows[h.row - first];
+        if (!r) throw new FileFormatError(file, `row ${rowStart + h.row}: missing from its row group (corrupt data)`);
         const jpg = r[PAIR[h.side].jpg];
         if (!(jpg instanceof Uint8Array)) {
-          throw new Error(`${file}: row ${rowStart + h.row}: ${PAIR[h.side].jpg} is not binary`);
+          throw new UserError(`${file}: row ${rowStart + h.row}: ${PAIR[h.side].jpg} is not binary`);
         }
         yield {
           uid: h.uid,
@@ -144,8 +151,34 @@ export async function* imagesFromParquet(file: string, wanted: ReadonlySet<strin
       }
     }
   } finally {
-    fs.closeSync(fd);
+    await pf.close();
   }
+}
+
+function openRegularSize(file: string): number {
+  const { fd, size } = openRegular(file, 'a parquet file');
+  fs.closeSync(fd);
+  return size;
+}
+
+/**
+ * The metadata's row counts and column chunk sizes against the file and the limits, before any page is
+ * read: hyparquet allocates what they declare.
+ */
+function checkRowGroups(file: string, metadata: FileMetaData, size: number, limits: Readonly<Limits>): void {
+  metadata.row_groups.forEach((rg, g) => {
+    const rows = Number(rg.num_rows);
+    if (!(Number.isSafeInteger(rows) && rows >= 0)) throw new FileFormatError(file, `row group ${g} declares ${rg.num_rows} rows`);
+    for (const c of rg.columns) {
+      const m = c.meta_data;
+      if (!m) continue;
+      const name = m.path_in_schema.join('.');
+      const comp = Number(m.total_compressed_size);
+      const raw = Number(m.total_uncompressed_size);
+      if (!(comp >= 0 && comp <= size)) throw new FileFormatError(file, `row group ${g} column ${name} declares ${comp} compressed bytes in a ${size}-byte file`);
+      checkLimit(`${file}: row group ${g} column ${name}`, 'the uncompressed size', raw, 'maxParquetChunkBytes', limits);
+    }
+  });
 }
 
 /** A string column's value; text stored without the UTF8 annotation arrives as bytes. */
@@ -153,50 +186,4 @@ function asText(v: unknown): string | undefined {
   if (typeof v === 'string') return v;
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.length).toString('utf8');
   return undefined;
-}
-
-/**
- * hyparquet's AsyncBuffer over an open file: positioned reads of exactly the requested range.
- * Synchronous on purpose: hyparquet tests `instanceof Promise`, which fails for promises from another
- * realm (Jest's sandbox, where hyparquet is loaded by Node itself, see loadHyparquet); an ArrayBuffer
- * returned directly works everywhere, and each read is one column chunk or footer.
- */
-function fileAsyncBuffer(fd: number, file: string): AsyncBuffer {
-  const size = fs.fstatSync(fd).size;
-  return {
-    byteLength: size,
-    slice(start: number, end = size): ArrayBuffer {
-      const out = new Uint8Array(Math.max(0, end - start));
-      let got = 0;
-      while (got < out.length) {
-        const n = fs.readSync(fd, out, got, out.length - got, start + got);
-        if (n === 0) throw new Error(`${file}: read past end of file at byte ${start + got}`);
-        got += n;
-      }
-      return out.buffer;
-    },
-  };
-}
-
-type Hyparquet = typeof import('hyparquet');
-let hyparquetModule: Hyparquet | undefined;
-
-/**
- * hyparquet is ESM-only. Node ≥ 20.19 loads it with a plain require(); Jest's module loader cannot
- * (it parses node_modules as CommonJS), so there we fall back to Node's own loader.
- */
-function loadHyparquet(): Hyparquet {
-  if (hyparquetModule) return hyparquetModule;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    hyparquetModule = require('hyparquet') as Hyparquet;
-  } catch (e) {
-    const getBuiltin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule;
-    if (typeof getBuiltin !== 'function') {
-      throw new Error(`cannot load hyparquet (ESM-only; needs Node >= 20.19): ${(e as Error).message}`);
-    }
-    const nodeModule = getBuiltin('module') as typeof import('module');
-    hyparquetModule = nodeModule.createRequire(__filename)('hyparquet') as Hyparquet;
-  }
-  return hyparquetModule;
 }

@@ -1,5 +1,8 @@
 import * as fs from 'fs';
 import * as path from 'path';
+import { FileFormatError, UserError } from '../errors';
+import { openRegularAsync } from '../io/files';
+import { Limits, checkLimit, limitsWith } from '../io/limits';
 
 /**
  * TFRecord files: a sequence of records, each framed as
@@ -67,6 +70,8 @@ export interface TFRecord {
 export interface ReadTFRecordOptions {
   /** Check the data CRC of every record (default true; the length CRC is always checked). */
   verifyData?: boolean;
+  /** Overrides of the limits in force (maxRecordBytes: io/limits.ts). */
+  limits?: Partial<Limits>;
 }
 
 const HEADER = 12;
@@ -78,7 +83,8 @@ const FOOTER = 4;
  */
 export async function* readTFRecords(file: string, opts: ReadTFRecordOptions = {}): AsyncGenerator<TFRecord> {
   const verifyData = opts.verifyData ?? true;
-  const fh = await fs.promises.open(file, 'r');
+  const limits = limitsWith(opts.limits);
+  const { fh, size } = await openRegularAsync(file, 'a TFRecord file');
   try {
     const header = Buffer.alloc(HEADER);
     let offset = 0;
@@ -86,22 +92,27 @@ export async function* readTFRecords(file: string, opts: ReadTFRecordOptions = {
       const where = `${file}: record ${index}`;
       const got = await readFully(fh, header, offset);
       if (got === 0) return;
-      if (got < HEADER) throw new Error(`${where}: truncated (expected ${HEADER} bytes, file ends after ${got})`);
+      if (got < HEADER) throw new UserError(`${where}: truncated (expected ${HEADER} bytes, file ends after ${got})`);
       if (header.readUInt32LE(8) !== maskedCrc32c(header.subarray(0, 8))) {
-        throw new Error(`${where}: length CRC mismatch (offset ${offset})`);
+        throw new UserError(`${where}: length CRC mismatch (offset ${offset})`);
       }
       const length = header.readBigUInt64LE(0);
       const total = BigInt(HEADER + FOOTER) + length;
-      // A length that passed its CRC yet exceeds what a buffer can hold is not a file we can read.
-      if (length > BigInt(2 ** 31)) throw new Error(`${where}: record length ${length} is too large to read`);
+      // The length passed its CRC, but a CRC is no proof of honesty: compare it with what is left of the
+      // file and with the limit before allocating (a 16-byte file claiming 2^31 bytes used to abort Node).
+      const left = size - offset - HEADER;
+      if (length > BigInt(left - FOOTER)) {
+        throw new FileFormatError(where, `truncated (expected ${total} bytes, file ends after ${HEADER + Math.max(0, left)})`);
+      }
+      checkLimit(where, 'record length', Number(length), 'maxRecordBytes', limits);
       const body = Buffer.allocUnsafe(Number(length) + FOOTER);
       const bodyGot = await readFully(fh, body, offset + HEADER);
       if (bodyGot < body.length) {
-        throw new Error(`${where}: truncated (expected ${total} bytes, file ends after ${HEADER + bodyGot})`);
+        throw new UserError(`${where}: truncated (expected ${total} bytes, file ends after ${HEADER + bodyGot})`);
       }
       const data = body.subarray(0, body.length - FOOTER);
       if (verifyData && body.readUInt32LE(data.length) !== maskedCrc32c(data)) {
-        throw new Error(`${where}: data CRC mismatch (offset ${offset})`);
+        throw new UserError(`${where}: data CRC mismatch (offset ${offset})`);
       }
       yield { index, offset, data };
       offset += Number(total);
@@ -145,7 +156,7 @@ export class TFRecordWriter {
   }
 
   write(data: Uint8Array): void {
-    if (this.fd === undefined) throw new Error(`${this.file}: write after close`);
+    if (this.fd === undefined) throw new UserError(`${this.file}: write after close`);
     const header = Buffer.alloc(HEADER);
     header.writeBigUInt64LE(BigInt(data.length), 0);
     header.writeUInt32LE(maskedCrc32c(header.subarray(0, 8)), 8);

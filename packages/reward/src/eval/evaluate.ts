@@ -17,7 +17,7 @@ import { correlations, heatmapMetrics, keywordPRF, meanDefined, PRF } from '../m
 import type { Heatmap } from '../metrics';
 import { RgbImage } from '../image';
 import { HEATMAP_NAMES, HeatmapName, SCORE_NAMES, ScoreName } from '../rahf/config';
-import type { RewardModel } from '../rahf/model';
+import type { Scorer } from '../rahf/scorer';
 import type { RichHFRecord } from '../data/record';
 import { decodeSampleImage, EvalSample, groundTruthWords } from './dataset';
 
@@ -274,8 +274,8 @@ export interface ModelPredictorOptions {
   maxNewTokens?: number;
 }
 
-/** The RAHF model as a predictor: all four scores, both heatmaps, misaligned words. */
-export function modelPredictor(model: RewardModel, opts: ModelPredictorOptions = {}): Predictor {
+/** A RAHF scorer (either engine) as a predictor: all four scores, both heatmaps, misaligned words. */
+export function modelPredictor(model: Scorer, opts: ModelPredictorOptions = {}): Predictor {
   return {
     name: 'model',
     async predict(items) {

@@ -1,6 +1,7 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { UserError } from '../errors';
 
 /**
  * Model references → local directories, through the standard Hugging Face cache layout shared with the
@@ -59,12 +60,12 @@ export function parseModelRef(ref: string): { repo: string; revision?: string } 
 export async function resolveModel(ref: string, opts: ResolveOptions = {}): Promise<string> {
   if (fs.existsSync(ref)) {
     if (fs.statSync(ref).isDirectory()) return ref;
-    throw new Error(`${ref}: is a file; expected a model directory or a Hugging Face repo id (owner/name[@revision])`);
+    throw new UserError(`${ref}: is a file; expected a model directory or a Hugging Face repo id (owner/name[@revision])`);
   }
   const parsed = parseModelRef(ref);
-  if (!parsed) throw new Error(`${ref}: no such directory, and not a Hugging Face repo id (owner/name[@revision])`);
+  if (!parsed) throw new UserError(`${ref}: no such directory, and not a Hugging Face repo id (owner/name[@revision])`);
   if (parsed.revision && opts.revision && parsed.revision !== opts.revision) {
-    throw new Error(`${ref}: revision '${parsed.revision}' conflicts with the revision option '${opts.revision}'`);
+    throw new UserError(`${ref}: revision '${parsed.revision}' conflicts with the revision option '${opts.revision}'`);
   }
   const repo = parsed.repo;
   const revision = parsed.revision ?? opts.revision ?? 'main';
@@ -76,7 +77,7 @@ export async function resolveModel(ref: string, opts: ResolveOptions = {}): Prom
   const cached = cachedSnapshot(cacheDir, repo, revision, files);
   if (opts.offline || isOfflineEnv()) {
     if (cached.dir) return cached.dir;
-    throw new Error(`${where}: ${cached.missing} in the Hugging Face cache ${cacheDir} (offline mode: HF_HUB_OFFLINE or offline option)`);
+    throw new UserError(`${where}: ${cached.missing} in the Hugging Face cache ${cacheDir} (offline mode: HF_HUB_OFFLINE or offline option)`);
   }
   // A commit never changes: when its files are cached there is nothing to ask the Hub.
   if (cached.dir && COMMIT.test(revision)) return cached.dir;
@@ -86,14 +87,14 @@ export async function resolveModel(ref: string, opts: ResolveOptions = {}): Prom
   } catch (e) {
     if (cached.dir) return cached.dir; // Hub unreachable (or refusing): the cached copy still serves.
     const msg = String((e as Error)?.message ?? e).split('\n')[0];
-    throw new Error(`${where}: download failed (${msg}) and ${cached.missing} in the Hugging Face cache ${cacheDir}`);
+    throw new UserError(`${where}: download failed (${msg}) and ${cached.missing} in the Hugging Face cache ${cacheDir}`);
   }
 }
 
 function checkRevision(repo: string, revision: string): void {
   const parts = revision.split('/');
   if (path.isAbsolute(revision) || parts.some((p) => p === '' || p === '.' || p === '..')) {
-    throw new Error(`${repo}@${revision}: invalid revision`);
+    throw new UserError(`${repo}@${revision}: invalid revision`);
   }
 }
 
@@ -147,7 +148,7 @@ async function download(repo: string, revision: string, cacheDir: string, files:
   // (downloadFileToCacheDir alone files a branch download under the file's last commit).
   const info = await hub.modelInfo({ ...common, name: repo, revision, additionalFields: ['sha'] });
   const commit = info.sha;
-  if (!COMMIT.test(commit)) throw new Error(`Hub returned no commit for ${repo}@${revision}`);
+  if (!COMMIT.test(commit)) throw new UserError(`Hub returned no commit for ${repo}@${revision}`);
   const folder = repoFolder(cacheDir, repo);
   if (revision !== commit) {
     const refFile = path.join(folder, 'refs', revision);
@@ -164,7 +165,7 @@ async function download(repo: string, revision: string, cacheDir: string, files:
 function boundedFetch(base: typeof fetch, ms: number): typeof fetch {
   return async (input, init) => {
     const ctrl = new AbortController();
-    const timer = setTimeout(() => ctrl.abort(new Error(`no response from the Hub within ${ms} ms`)), ms);
+    const timer = setTimeout(() => ctrl.abort(new UserError(`no response from the Hub within ${ms} ms`)), ms);
     const signal = init?.signal ? AbortSignal.any([init.signal, ctrl.signal]) : ctrl.signal;
     try {
       return await base(input, { ...init, signal });

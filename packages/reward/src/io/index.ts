@@ -5,3 +5,5 @@ export { readSafetensors, readSafetensorsBytes, readSafetensorsHeader, writeSafe
 export { readTorchCheckpoint } from './torch-pickle';
 export { loadWeights, loadWeightsFile } from './weights';
 export { resolveModel, hubCacheDir, isOfflineEnv, parseModelRef, type ResolveOptions } from './hub';
+export { type Limits, DEFAULT_LIMITS, getLimits, setLimits, limitsWith } from './limits';
+export { openRegular, readRegularFile, readRegularText } from './files';

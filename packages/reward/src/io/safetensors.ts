@@ -1,6 +1,8 @@
 import * as fs from 'fs';
 import { HostTensor, TensorMap, numel } from './tensors';
 import { readSharded } from './shards';
+import { openRegular } from './files';
+import { FileFormatError, UserError } from '../errors';
 
 /**
  * safetensors reading and writing (format: https://github.com/huggingface/safetensors): an 8-byte
@@ -49,7 +51,7 @@ export interface SafetensorsHeader {
 
 /** Parses and validates a header. `total` is the size of the whole file/buffer; `label` prefixes errors. */
 export function parseSafetensorsHeader(headerBytes: Uint8Array, total: number, label: string): SafetensorsHeader {
-  const bad = (msg: string) => new Error(`${label}: safetensors header ${msg}`);
+  const bad = (msg: string) => new FileFormatError(label, `safetensors header ${msg}`);
   let text: string;
   try {
     text = new TextDecoder('utf-8', { fatal: true }).decode(headerBytes);
@@ -121,7 +123,7 @@ export function parseSafetensorsHeader(headerBytes: Uint8Array, total: number, l
 
 /** Reads and validates only the header of a file (cheap: two small reads). */
 export function readSafetensorsHeader(file: string): SafetensorsHeader {
-  const fd = fs.openSync(file, 'r');
+  const { fd } = openRegular(file, 'a safetensors file');
   try {
     return readHeaderFd(fd, file);
   } finally {
@@ -131,7 +133,7 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
 
 function readHeaderFd(fd: number, file: string): SafetensorsHeader {
   const size = fs.fstatSync(fd).size;
-  const bad = (msg: string) => new Error(`${file}: safetensors header ${msg}`);
+  const bad = (msg: string) => new FileFormatError(file, `safetensors header ${msg}`);
   if (size < 8) throw bad(`missing: the file has only ${size} bytes (at least 8 needed)`);
   const lenBuf = Buffer.alloc(8);
   readFully(fd, lenBuf, 0, file);
@@ -150,7 +152,7 @@ export function readFully(fd: number, target: Uint8Array, position: number, file
   let done = 0;
   while (done < target.length) {
     const n = fs.readSync(fd, target, done, Math.min(CHUNK, target.length - done), position + done);
-    if (n <= 0) throw new Error(`${file}: unexpected end of file at byte ${position + done}`);
+    if (n <= 0) throw new UserError(`${file}: unexpected end of file at byte ${position + done}`);
     done += n;
   }
 }
@@ -162,7 +164,7 @@ export interface ReadOptions {
 
 /** Reads every tensor of a .safetensors file, converted to host dtypes (see `decodeRaw`). */
 export function readSafetensors(file: string, opts: ReadOptions = {}): TensorMap {
-  const fd = fs.openSync(file, 'r');
+  const { fd } = openRegular(file, 'a safetensors file');
   try {
     const header = readHeaderFd(fd, file);
     const out: TensorMap = new Map();
@@ -186,7 +188,7 @@ export function readSafetensors(file: string, opts: ReadOptions = {}): TensorMap
 export function readSafetensorsBytes(input: Uint8Array, label = '<buffer>', opts: ReadOptions = {}): TensorMap {
   // A plain Uint8Array view, so results are never Node Buffers (Buffer#slice and friends share memory).
   const bytes = new Uint8Array(input.buffer, input.byteOffset, input.byteLength);
-  const bad = (msg: string) => new Error(`${label}: safetensors header ${msg}`);
+  const bad = (msg: string) => new FileFormatError(label, `safetensors header ${msg}`);
   if (bytes.length < 8) throw bad(`missing: the data has only ${bytes.length} bytes (at least 8 needed)`);
   const n = new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(MAX_HEADER_BYTES)) throw bad(`length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
@@ -233,7 +235,7 @@ function view<T>(raw: Uint8Array, size: number, make: (b: ArrayBufferLike, off: 
  */
 export function decodeRaw(raw: Uint8Array, dtype: RawDtype, what: string): Pick<HostTensor, 'dtype' | 'data'> {
   const size = ITEMSIZE[dtype];
-  if (raw.length % size !== 0) throw new Error(`${what}: ${raw.length} bytes is not a whole number of ${dtype} elements`);
+  if (raw.length % size !== 0) throw new UserError(`${what}: ${raw.length} bytes is not a whole number of ${dtype} elements`);
   const n = raw.length / size;
   const host = HOST_DTYPE[dtype];
   switch (dtype) {
@@ -267,7 +269,7 @@ export function decodeRaw(raw: Uint8Array, dtype: RawDtype, what: string): Pick<
         const hi = words[2 * i + 1];
         if (hi !== lo >> 31) {
           const v = (BigInt(hi) << 32n) | BigInt(lo >>> 0);
-          throw new Error(`${what}: I64 value ${v} at index ${i} does not fit in int32`);
+          throw new UserError(`${what}: I64 value ${v} at index ${i} does not fit in int32`);
         }
         out[i] = lo;
       }
@@ -304,12 +306,12 @@ export function writeSafetensors(
   const list = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   const items = list.map(([name, t]) => {
     const w = WRITE_DTYPE[t.dtype];
-    if (!w) throw new Error(`${file}: cannot write tensor '${name}' of dtype ${String(t.dtype)} (float32, int32 and bool only)`);
-    if (name === '__metadata__' || name === '') throw new Error(`${file}: invalid tensor name '${name}'`);
-    if (!(t.data instanceof (w.ctor as any))) throw new Error(`${file}: tensor '${name}' is ${t.dtype} but its data is a ${t.data.constructor.name}`);
-    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new Error(`${file}: tensor '${name}' has an invalid shape [${t.shape}]`);
+    if (!w) throw new UserError(`${file}: cannot write tensor '${name}' of dtype ${String(t.dtype)} (float32, int32 and bool only)`);
+    if (name === '__metadata__' || name === '') throw new UserError(`${file}: invalid tensor name '${name}'`);
+    if (!(t.data instanceof (w.ctor as any))) throw new UserError(`${file}: tensor '${name}' is ${t.dtype} but its data is a ${t.data.constructor.name}`);
+    if (!t.shape.every((d) => Number.isSafeInteger(d) && d >= 0)) throw new UserError(`${file}: tensor '${name}' has an invalid shape [${t.shape}]`);
     if (t.data.length !== numel(t.shape)) {
-      throw new Error(`${file}: tensor '${name}' has ${t.data.length} elements but shape [${t.shape}] needs ${numel(t.shape)}`);
+      throw new UserError(`${file}: tensor '${name}' has ${t.data.length} elements but shape [${t.shape}] needs ${numel(t.shape)}`);
     }
     return { name, t, st: w.st };
   });
@@ -318,7 +320,7 @@ export function writeSafetensors(
   const header: Record<string, unknown> = {};
   if (metadata && Object.keys(metadata).length) {
     for (const [k, v] of Object.entries(metadata)) {
-      if (typeof v !== 'string') throw new Error(`${file}: metadata value for '${k}' is not a string`);
+      if (typeof v !== 'string') throw new UserError(`${file}: metadata value for '${k}' is not a string`);
     }
     header.__metadata__ = metadata;
   }

@@ -1,3 +1,5 @@
+import { FileFormatError, LimitError } from '../errors';
+import { Limits, getLimits, limitHint } from './limits';
 import { ALLOWED_CALLABLES, PyDict, PyGlobal, STORAGE_DTYPE, StorageRef, TensorRef } from './pickle-values';
 
 /*
@@ -18,10 +20,18 @@ export class Unpickler {
   constructor(
     private readonly buf: Uint8Array,
     private readonly label: string,
+    private readonly limits: Readonly<Limits> = getLimits(),
   ) {}
 
   private fail(msg: string): never {
-    throw new Error(`${this.label}: ${msg}`);
+    throw new FileFormatError(this.label, msg);
+  }
+  private readonly printKey = (k: unknown): unknown => dictKey(k, this.failer);
+  private memoSet(i: number, v: unknown): void {
+    if (!this.memo.has(i) && this.memo.size >= this.limits.maxPickleMemo) {
+      throw new LimitError(this.label, `pickle memo holds more than ${limitHint('maxPickleMemo', this.limits.maxPickleMemo)} entries`, 'maxPickleMemo');
+    }
+    this.memo.set(i, v);
   }
   private readonly failer = (msg: string): never => this.fail(msg);
   private index(t: string): number {
@@ -99,7 +109,7 @@ export class Unpickler {
   private setItems(dict: unknown, kv: unknown[]): void {
     if (!(dict instanceof PyDict)) this.fail('malformed pickle (SETITEM on a non-dict)');
     if (kv.length % 2) this.fail('malformed pickle (odd SETITEMS)');
-    for (let i = 0; i < kv.length; i += 2) dict.items.set(dictKey(kv[i]), kv[i + 1]);
+    for (let i = 0; i < kv.length; i += 2) dict.items.set(this.printKey(kv[i]), kv[i + 1]);
   }
 
   /** The only "calls" a pickle can make: each allowed global rebuilds data, nothing else runs. */
@@ -112,7 +122,7 @@ export class Unpickler {
         if (args.length && Array.isArray(args[0])) {
           for (const kv of args[0]) {
             if (!Array.isArray(kv) || kv.length !== 2) this.fail('malformed OrderedDict arguments');
-            d.items.set(dictKey(kv[0]), kv[1]);
+            d.items.set(this.printKey(kv[0]), kv[1]);
           }
         }
         return d;
@@ -131,7 +141,7 @@ export class Unpickler {
         if (!(args[0] instanceof TensorRef)) this.fail(`${fn.name} without a tensor`);
         return args[0];
       case 'torch.device':
-        return args.filter((a) => a !== null).join(':');
+        return args.filter((a) => a !== null).map((a) => String(this.printKey(a))).join(':');
       default:
         this.fail(`refusing to call '${fn.qualname}' (only tensors are allowed)`);
     }
@@ -311,7 +321,7 @@ export class Unpickler {
           const items = this.popMark();
           const set = this.top();
           if (!Array.isArray(set)) this.fail('malformed pickle (ADDITEMS to a non-set)');
-          set.push(...items);
+          for (const v of items) set.push(v); // (spreading a long MARK would overflow the call stack)
           break;
         }
         case 0x91: // FROZENSET
@@ -360,16 +370,16 @@ export class Unpickler {
           this.fail('unsupported text persistent id (PERSID)');
           break;
         case 0x71: // BINPUT
-          this.memo.set(this.u8(), this.top());
+          this.memoSet(this.u8(), this.top());
           break;
         case 0x72: // LONG_BINPUT
-          this.memo.set(this.u32(), this.top());
+          this.memoSet(this.u32(), this.top());
           break;
         case 0x70: // PUT
-          this.memo.set(this.index(this.line()), this.top());
+          this.memoSet(this.index(this.line()), this.top());
           break;
         case 0x94: // MEMOIZE
-          this.memo.set(this.memo.size, this.top());
+          this.memoSet(this.memo.size, this.top());
           break;
         case 0x68: // BINGET
           s.push(this.get(this.u8()));
@@ -401,24 +411,60 @@ function opName(op: number): string {
   return `0x${op.toString(16).padStart(2, '0')}`;
 }
 
+/** Python refuses int text over 4300 digits by default (sys.int_info.default_max_str_digits); so do we. */
+const MAX_INT_DIGITS = 4300;
+
 function parseIntText(t: string, fail: (msg: string) => never): number | bigint {
-  if (!/^[+-]?\d+$/.test(t)) fail(`invalid integer '${t}' in pickle`);
+  if (!/^[+-]?\d+$/.test(t)) fail(`invalid integer '${t.length > 40 ? `${t.slice(0, 40)}…` : t}' in pickle`);
+  if (t.length > MAX_INT_DIGITS + 1) fail(`integer of ${t.length} digits in pickle (over Python's ${MAX_INT_DIGITS})`);
   const v = BigInt(t);
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
-/** Little-endian two's-complement integer (LONG1/LONG4). */
+/** Little-endian two's-complement integer (LONG1/LONG4), in linear time: one hex parse, not a shift per byte. */
 function longFromBytes(b: Uint8Array): number | bigint {
   if (b.length === 0) return 0;
-  let v = 0n;
-  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  let v = BigInt(`0x${Buffer.from(b).reverse().toString('hex')}`);
   if (b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
 }
 
-function dictKey(k: unknown): unknown {
-  // Tuples (arrays) are unhashable as JS Map keys by value: key them by their printed form.
-  return Array.isArray(k) ? `(${k.map(String).join(', ')})` : k;
+/** Longest printed dict key: state_dict keys are short names; a nested tuple key can print to GBs. */
+const MAX_KEY_CHARS = 4096;
+
+/**
+ * A dict key as a JS Map key: primitives as they are; tuples (arrays), which a Map would key by identity,
+ * by their printed form — built against a character budget, so a "billion laughs" tuple (each level
+ * referencing the previous one twice through the memo) is refused in microseconds instead of printed.
+ */
+function dictKey(k: unknown, fail: (msg: string) => never): unknown {
+  if (k === null || typeof k !== 'object') return k;
+  const parts: string[] = [];
+  let budget = MAX_KEY_CHARS;
+  const emit = (s: string) => {
+    budget -= s.length;
+    if (budget < 0) fail(`dict key longer than ${MAX_KEY_CHARS} characters`);
+    parts.push(s);
+  };
+  const print = (x: unknown, depth: number): void => {
+    if (depth > 32) fail('dict key nests more than 32 levels');
+    if (Array.isArray(x)) {
+      emit('(');
+      x.forEach((y, i) => {
+        if (i) emit(', ');
+        print(y, depth + 1);
+      });
+      emit(')');
+    } else if (x instanceof Uint8Array) {
+      emit(`b'${Buffer.from(x.subarray(0, MAX_KEY_CHARS)).toString('latin1')}'`);
+    } else if (x !== null && typeof x === 'object') {
+      emit(`<${x.constructor?.name ?? 'object'}>`);
+    } else {
+      emit(String(x));
+    }
+  };
+  print(k, 0);
+  return parts.join('');
 }
 
 function isIntTuple(x: unknown): x is number[] {

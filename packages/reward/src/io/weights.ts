@@ -4,6 +4,7 @@ import { TensorMap } from './tensors';
 import { readSafetensors, readShardedSafetensors } from './safetensors';
 import { readSharded } from './shards';
 import { readTorchCheckpoint } from './torch-pickle';
+import { UserError } from '../errors';
 
 const TORCH_EXT = ['.pt', '.pth', '.bin', '.ckpt'];
 
@@ -14,7 +15,7 @@ const TORCH_EXT = ['.pt', '.pth', '.bin', '.ckpt'];
  * an error. A path to a file is loaded as `loadWeightsFile`.
  */
 export function loadWeights(dir: string): TensorMap {
-  if (!fs.existsSync(dir)) throw new Error(`${dir}: no such file or directory`);
+  if (!fs.existsSync(dir)) throw new UserError(`${dir}: no such file or directory`);
   if (!fs.statSync(dir).isDirectory()) return loadWeightsFile(dir);
   for (const name of ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json']) {
     const f = path.join(dir, name);
@@ -24,9 +25,9 @@ export function loadWeights(dir: string): TensorMap {
     .readdirSync(dir)
     .filter((f) => f.endsWith('.pt') || f.endsWith('.pth'))
     .sort();
-  if (torch.length > 1) throw new Error(`${dir}: several torch checkpoints (${torch.join(', ')}); pass one file`);
+  if (torch.length > 1) throw new UserError(`${dir}: several torch checkpoints (${torch.join(', ')}); pass one file`);
   if (torch.length === 1) return loadWeightsFile(path.join(dir, torch[0]));
-  throw new Error(`${dir}: no model weights found (expected model.safetensors, model.safetensors.index.json or a torch .pt/.bin)`);
+  throw new UserError(`${dir}: no model weights found (expected model.safetensors, model.safetensors.index.json or a torch .pt/.bin)`);
 }
 
 /** Loads one weights file by its extension: .safetensors, *.safetensors.index.json, *.bin.index.json, .pt/.pth/.bin/.ckpt. */
@@ -36,7 +37,7 @@ export function loadWeightsFile(file: string): TensorMap {
   if (base.endsWith('.safetensors.index.json')) return readShardedSafetensors(file);
   if (base.endsWith('.bin.index.json') || base.endsWith('.pt.index.json')) return readShardedTorch(file);
   if (TORCH_EXT.some((e) => base.endsWith(e))) return readTorchCheckpoint(file);
-  throw new Error(`${file}: unknown weights file type (expected .safetensors, .safetensors.index.json, .pt, .pth, .bin or .ckpt)`);
+  throw new UserError(`${file}: unknown weights file type (expected .safetensors, .safetensors.index.json, .pt, .pth, .bin or .ckpt)`);
 }
 
 /** Sharded torch checkpoint (`pytorch_model.bin.index.json`): each shard read once, names checked. */

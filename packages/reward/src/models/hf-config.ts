@@ -3,6 +3,8 @@ import * as path from 'path';
 import { readSafetensors } from '../io/safetensors';
 import { TensorMap } from '../io/tensors';
 import { Params } from '../nn/params';
+import { UserError } from '../errors';
+import { readRegularText } from '../io/files';
 
 /**
  * Read a Hugging Face `config.json` (or any JSON file). `dirOrFile` is a model directory (then `name`
@@ -10,21 +12,17 @@ import { Params } from '../nn/params';
  */
 export function readJsonConfig(dirOrFile: string, name = 'config.json'): any {
   const file = dirOrFile.endsWith('.json') ? dirOrFile : path.join(dirOrFile, name);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`${file}: cannot read (${code === 'ENOENT' ? 'file not found' : (e as Error).message})`);
-  }
+  // Regular files only, size-limited (io/files.ts): a FIFO named config.json would block forever.
+  if (!fs.existsSync(file)) throw new UserError(`${file}: cannot read (file not found)`);
+  const text = readRegularText(file, 'JSON config');
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
+    throw new UserError(`${file}: not valid JSON (${(e as Error).message.split('\n')[0]})`);
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) {
-    throw new Error(`${file}: expected a JSON object at the top level`);
+    throw new UserError(`${file}: expected a JSON object at the top level`);
   }
   return json;
 }
@@ -63,8 +61,10 @@ export function withFile<T>(file: string, fn: () => T): T {
   try {
     return fn();
   } catch (e) {
-    const msg = (e as Error).message;
-    throw new Error(msg.startsWith(file) ? msg : `${file}: ${msg}`);
+    // A bug (TypeError, RangeError…) stays what it is; a refusal of the file's content is the user's.
+    if (!(e instanceof Error) || (e.constructor !== Error && !(e instanceof UserError))) throw e;
+    const msg = e.message;
+    throw new UserError(msg.startsWith(file) ? msg : `${file}: ${msg}`);
   }
 }
 

@@ -20,3 +20,4 @@ export {
 export { readGraph } from './read-graph';
 export { inferShapes } from './shape-infer';
 export { quantizeDynamic, type QuantizeOptions } from './quantize';
+export { cachedExport, checkpointKey, sweepExportCache, defaultExportCacheDir, type ExportCacheOptions } from './export-cache';

@@ -148,6 +148,20 @@ for (const c of CASES) {
       tf.dispose(ref as unknown as tf.TensorContainer);
     });
 
+    test('the heatmaps graph one image at a time (the default) gives what one batch gives', async () => {
+      expect(scorer.heatmapBatchSize).toBe(1);
+      const whole = await OnnxScorer.create(path.join(tmp, c.name), { threads: 2, heatmaps: true, heatmapBatchSize: 8 });
+      try {
+        const [a, b] = [await scorer.run(px, c.prompts, { heatmaps: true, caption: true }), await whole.run(px, c.prompts, { heatmaps: true, caption: true })];
+        for (const t of SCORE_NAMES) expectClose(`split/score_${t}`, a.scores[t], b.scores[t], 1e-5);
+        for (const t of HEATMAP_NAMES) expectClose(`split/heatmap_${t}`, a.heatmaps![t], b.heatmaps![t], 1e-5);
+        expect(a.encoderHidden!.dims).toEqual(b.encoderHidden!.dims);
+        expectClose('split/encoder_hidden', a.encoderHidden!.data as Float32Array, b.encoderHidden!.data as Float32Array, 1e-5);
+      } finally {
+        await whole.dispose();
+      }
+    });
+
     test('keyword decoding through ORT equals generateKeywordIds exactly', async () => {
       const want = await model.generateKeywordIds(pixels, c.prompts, 8);
       expect(await scorer.generateKeywordIds(px, c.prompts, 8)).toEqual(want);

@@ -21,6 +21,12 @@ export interface OnnxScorerOptions {
   keywords?: boolean;
   /** Images per session run (default 8). */
   batchSize?: number;
+  /**
+   * Images per run of the heatmaps graph (default 1): its heads upsample to full resolution, about
+   * 200 MB of activations per image for the paper preset (onnxruntime's arena keeps its peak), and on
+   * the CPU a batch of 8 runs no faster per image than one.
+   */
+  heatmapBatchSize?: number;
 }
 
 /** Raw graph outputs of one batch. */
@@ -50,7 +56,13 @@ export class OnnxScorer implements Scorer {
     readonly tokenizer: Tokenizer,
     private readonly sessionOptions: ort.InferenceSession.SessionOptions,
     private readonly defaults: ScoreDefaults,
+    readonly heatmapBatchSize: number,
   ) {}
+
+  /** onnxruntime intra-op threads of every session. */
+  get threads(): number {
+    return this.sessionOptions.intraOpNumThreads!;
+  }
 
   /** Open an exported model: its .onnx file, its manifest, or the folder holding one manifest. */
   static async create(onnxFileOrDir: string, opts: OnnxScorerOptions = {}): Promise<OnnxScorer> {
@@ -61,6 +73,8 @@ export class OnnxScorer implements Scorer {
     const tokenizer = Tokenizer.fromFile(path.join(dir, manifest.tokenizer));
     const threads = opts.threads ?? os.cpus().length;
     if (!(Number.isInteger(threads) && threads > 0)) throw new Error(`OnnxScorer: threads must be a positive integer, got ${threads}`);
+    const heatmapBatchSize = opts.heatmapBatchSize ?? 1;
+    checkBatchSize(heatmapBatchSize, 'OnnxScorer (heatmapBatchSize)');
     const defaults = resolveScoreDefaults({ heatmaps: opts.heatmaps, keywords: opts.keywords, batchSize: opts.batchSize }, 'OnnxScorer');
     if (opts.heatmaps && !manifest.files.heatmaps) throw new Error(`${mf}: exported without heatmaps (re-export with --heatmaps)`);
     const scorer = new OnnxScorer(
@@ -70,6 +84,7 @@ export class OnnxScorer implements Scorer {
       tokenizer,
       { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' },
       defaults,
+      heatmapBatchSize,
     );
     await scorer.session(opts.heatmaps ? 'heatmaps' : 'scores'); // fail early on a broken file
     return scorer;
@@ -92,7 +107,8 @@ export class OnnxScorer implements Scorer {
   /**
    * One batch through the scores (or heatmaps) graph: normalised NHWC pixels [B, S, S, 3] and B prompts
    * → raw outputs. `encoderHidden` is filled when `caption` is asked for (from the same pass for
-   * multi-head models, from the encoder graph otherwise).
+   * multi-head models, from the encoder graph otherwise). The heatmaps graph runs `heatmapBatchSize`
+   * images at a time (the prompts still padded as one batch, so results do not depend on the split).
    */
   async run(pixelsNorm: Float32Array, prompts: string[], opts: { heatmaps?: boolean; caption?: boolean } = {}): Promise<OnnxBatchOutput> {
     const s = this.config.imageSize;
@@ -102,9 +118,15 @@ export class OnnxScorer implements Scorer {
     }
     const part = opts.heatmaps ? 'heatmaps' : 'scores';
     const sess = await this.session(part);
-    const pixels = new ort.Tensor('float32', pixelsNorm, [b, s, s, 3]);
     const text = textFeeds(this.config, this.tokenizer, this.manifest.inputs[part], prompts);
-    const out = await sess.run({ pixel_values: pixels, ...text.feeds });
+    const step = opts.heatmaps ? this.heatmapBatchSize : b;
+    const parts: Record<string, ort.Tensor>[] = [];
+    for (let i = 0; i < b; i += step) {
+      const j = Math.min(b, i + step);
+      const pixels = new ort.Tensor('float32', pixelsNorm.subarray(i * s * s * 3, j * s * s * 3), [j - i, s, s, 3]);
+      parts.push(await sess.run({ pixel_values: pixels, ...(i === 0 && j === b ? text.feeds : sliceRows(text.feeds, i, j)) }));
+    }
+    const out = parts.length === 1 ? parts[0] : concatRows(parts);
     const res: OnnxBatchOutput = { scores: {} as Record<ScoreName, Float32Array> };
     for (const t of SCORE_NAMES) res.scores[t] = out[`score_${t}`].data as Float32Array;
     if (opts.heatmaps) {
@@ -119,6 +141,7 @@ export class OnnxScorer implements Scorer {
         const enc = await this.session('encoder');
         const et = textFeeds(this.config, this.tokenizer, this.manifest.inputs.encoder, prompts);
         captionMask = et.captionMask;
+        const pixels = new ort.Tensor('float32', pixelsNorm, [b, s, s, 3]);
         res.encoderHidden = (await enc.run({ pixel_values: pixels, ...et.feeds })).encoder_hidden;
       }
       res.captionMask = captionMask!;
@@ -190,4 +213,32 @@ export class OnnxScorer implements Scorer {
     this.sessions.clear();
     for (const s of all) await (await s.catch(() => undefined))?.release();
   }
+}
+
+/** Rows [i, j) of every [B, …] feed tensor. */
+function sliceRows(feeds: Record<string, ort.Tensor>, i: number, j: number): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const [k, t] of Object.entries(feeds)) {
+    const row = t.dims.slice(1).reduce((a, d) => a * d, 1);
+    const data = t.data as Float32Array | BigInt64Array;
+    out[k] = new ort.Tensor(t.type as 'float32', data.subarray(i * row, j * row) as Float32Array, [j - i, ...t.dims.slice(1)]);
+  }
+  return out;
+}
+
+/** The outputs of consecutive row slices joined along the batch axis. */
+function concatRows(parts: Record<string, ort.Tensor>[]): Record<string, ort.Tensor> {
+  const out: Record<string, ort.Tensor> = {};
+  for (const name of Object.keys(parts[0])) {
+    const ts = parts.map((p) => p[name]);
+    const n = ts.reduce((a, t) => a + t.dims[0], 0);
+    const data = new Float32Array(ts.reduce((a, t) => a + (t.data as Float32Array).length, 0));
+    let at = 0;
+    for (const t of ts) {
+      data.set(t.data as Float32Array, at);
+      at += (t.data as Float32Array).length;
+    }
+    out[name] = new ort.Tensor('float32', data, [n, ...ts[0].dims.slice(1)]);
+  }
+  return out;
 }

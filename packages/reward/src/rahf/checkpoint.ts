@@ -17,6 +17,7 @@ import { TF_TO_TORCH_FILTER, TORCH_TO_TF_FILTER } from './conv';
 import { T5_PREFIX, VIT_PREFIX, initRahfParams, internalShape, isHeadFilter, rahfParamShapes } from './init';
 import { getPreset } from './presets';
 import { inferYouweiliangConfig } from './youweiliang';
+import { UserError } from '../errors';
 
 /*
  * RAHF checkpoints: a folder (or hub id, or weights file) → the parts a RewardModel is made of, a preset
@@ -88,18 +89,42 @@ function canonicalise(host: TensorMap, c: RahfConfig, label: string): TensorMap 
   }
   for (const [k, t] of out) {
     const want = expected.get(k);
-    if (!want) throw new Error(`${label}: unexpected parameter "${k}" for this config (variant ${c.variant})`);
-    if (t.dtype !== 'float32') throw new Error(`${label}: parameter "${k}" is ${t.dtype}, expected float32`);
+    if (!want) throw new UserError(`${label}: unexpected parameter "${k}" for this config (variant ${c.variant})`);
+    if (t.dtype !== 'float32') throw new UserError(`${label}: parameter "${k}" is ${t.dtype}, expected float32`);
     if (!sameShape(t.shape, want)) {
-      throw new Error(`${label}: parameter "${k}" has shape [${t.shape}], expected [${want}]`);
+      throw new UserError(`${label}: parameter "${k}" has shape [${t.shape}], expected [${want}]`);
     }
   }
   const missing = [...expected.keys()].filter((k) => !out.has(k));
   if (missing.length > 0) {
     const more = missing.length > 1 ? ` (and ${missing.length - 1} more)` : '';
-    throw new Error(`${label}: missing parameter "${missing[0]}"${more}`);
+    throw new UserError(`${label}: missing parameter "${missing[0]}"${more}`);
   }
   return out;
+}
+
+/** Blocks numbered `<prefix><i>.` in the weights: the highest i + 1 (0 when none). */
+function blockCount(host: TensorMap, prefix: string): number {
+  let n = 0;
+  for (const k of host.keys()) {
+    if (!k.startsWith(prefix)) continue;
+    const m = /^(\d+)\./.exec(k.slice(prefix.length));
+    if (m) n = Math.max(n, Number(m[1]) + 1);
+  }
+  return n;
+}
+
+/** Layer counts of the config must be the weights' (cheap, and before anything is enumerated from them). */
+function checkCountsAgainstWeights(c: RahfConfig, host: TensorMap): void {
+  const counts: Array<[string, number, string]> = [
+    ['vit.num_hidden_layers', c.vit.num_hidden_layers, `${VIT_PREFIX}encoder.layer.`],
+    ['t5.num_layers', c.t5.num_layers, `${T5_PREFIX}encoder.block.`],
+    ['t5.num_decoder_layers', c.t5.num_decoder_layers, `${T5_PREFIX}decoder.block.`],
+  ];
+  for (const [key, want, prefix] of counts) {
+    const have = blockCount(host, prefix);
+    if (have !== want) throw new UserError(`config: ${key} is ${want} but the weights hold ${have} (${prefix}N.*)`);
+  }
 }
 
 /** tokenizer.json of the first directory that has one. */
@@ -108,7 +133,7 @@ function findTokenizer(dirs: string[], label: string): Tokenizer {
     const f = path.join(d, 'tokenizer.json');
     if (fs.existsSync(f)) return Tokenizer.fromFile(f);
   }
-  throw new Error(`${label}: no tokenizer.json (looked in ${dirs.join(', ')}); pass the tokenizer option`);
+  throw new UserError(`${label}: no tokenizer.json (looked in ${dirs.join(', ')}); pass the tokenizer option`);
 }
 
 async function tokenizerFrom(ref: string, hub?: ResolveOptions): Promise<Tokenizer> {
@@ -129,7 +154,7 @@ function towerWeights(dir: string, prefix: string, accept: Set<string>, c: RahfC
     if (accept.has(k)) out.set(k, t);
   }
   const missing = [...accept].filter((k) => !out.has(k));
-  if (missing.length) throw new Error(`${dir}: missing parameter "${missing[0].slice(prefix.length)}" for the ${prefix.slice(0, -1)} tower`);
+  if (missing.length) throw new UserError(`${dir}: missing parameter "${missing[0].slice(prefix.length)}" for the ${prefix.slice(0, -1)} tower`);
   return canonicalShapes(out, c, dir);
 }
 
@@ -139,7 +164,7 @@ function canonicalShapes(m: TensorMap, c: RahfConfig, label: string): TensorMap 
   for (const [k, t] of m) {
     const want = expected.get(k)!;
     if (!sameShape(t.shape, want)) {
-      throw new Error(`${label}: parameter "${k}" has shape [${t.shape}], expected [${want}]`);
+      throw new UserError(`${label}: parameter "${k}" has shape [${t.shape}], expected [${want}]`);
     }
   }
   return m;
@@ -162,11 +187,11 @@ export function checkParams(config: RahfConfig, params: Params): void {
   const expected = new Map(rahfParamShapes(validateRahfConfig(config)).map(([k, s]) => [k, internalShape(k, s)]));
   for (const [k, v] of params.tensors) {
     const want = expected.get(k);
-    if (!want) throw new Error(`unexpected parameter "${k}" for this config`);
-    if (!sameShape(v.shape, want)) throw new Error(`parameter "${k}" has shape [${v.shape}], expected [${want}]`);
+    if (!want) throw new UserError(`unexpected parameter "${k}" for this config`);
+    if (!sameShape(v.shape, want)) throw new UserError(`parameter "${k}" has shape [${v.shape}], expected [${want}]`);
   }
   const missing = [...expected.keys()].find((k) => !params.tensors.has(k));
-  if (missing) throw new Error(`missing parameter "${missing}"`);
+  if (missing) throw new UserError(`missing parameter "${missing}"`);
 }
 
 /** A checkpoint's parts (RewardModel.load documents what is read). */
@@ -179,9 +204,19 @@ export async function loadParts(ref: string, opts: LoadOptions = {}): Promise<Mo
   const label = file ?? dir;
   const cfgFile = path.join(dir, 'config.json');
   // Without a config.json, the layout is read off a youweiliang checkpoint's tensor shapes.
-  const json = fs.existsSync(cfgFile) ? readJsonConfig(cfgFile) : inferYouweiliangConfig(host, label);
-  const config = withFile(fs.existsSync(cfgFile) ? cfgFile : label, () => rahfConfigFromJson(json, dir));
-  const tensors = canonicalise(host, config, label);
+  const hasConfig = fs.existsSync(cfgFile);
+  const json = hasConfig ? readJsonConfig(cfgFile) : inferYouweiliangConfig(host, label);
+  const config = withFile(hasConfig ? cfgFile : label, () => rahfConfigFromJson(json, dir));
+  // The config's sizes against the weights, before a parameter list is built or a tensor allocated.
+  withFile(hasConfig ? cfgFile : label, () => checkCountsAgainstWeights(config, host));
+  let tensors: TensorMap;
+  try {
+    tensors = canonicalise(host, config, label);
+  } catch (e) {
+    // Without config.json the layout was guessed as youweiliang's: say so rather than blame one tensor.
+    if (hasConfig || !(e instanceof UserError)) throw e;
+    throw new UserError(`${dir}: no config.json, and the weights are not a youweiliang/RichHF checkpoint (${e.message.slice(label.length + 2)})`);
+  }
   const tokenizer = opts.tokenizer
     ? await tokenizerFrom(opts.tokenizer, opts.hub)
     : findTokenizer(configTokenizerDirs(json, dir), dir);
@@ -211,10 +246,10 @@ export async function presetParts(name: string, opts: PresetOptions = {}): Promi
   if (opts.captionPool !== undefined) preset.captionPool = opts.captionPool;
   if (opts.wordGrounding !== undefined) preset.wordGrounding = opts.wordGrounding;
   const stages = preset.imageStem.length;
-  if (stages && vitDir) throw new Error(`preset "${name}": an image stem changes the ViT's input, so it cannot start from a pretrained ViT`);
+  if (stages && vitDir) throw new UserError(`preset "${name}": an image stem changes the ViT's input, so it cannot start from a pretrained ViT`);
   const down = 2 ** stages;
   if (preset.patchSize % down !== 0) {
-    throw new Error(`preset "${name}": ${stages} stem stages need a patch size divisible by ${down}, not ${preset.patchSize}`);
+    throw new UserError(`preset "${name}": ${stages} stem stages need a patch size divisible by ${down}, not ${preset.patchSize}`);
   }
   // The ViT patchifies what the stem leaves (the image itself without one).
   if (!vitDir) {
@@ -228,7 +263,7 @@ export async function presetParts(name: string, opts: PresetOptions = {}): Promi
   if (opts.tokenizer) tokenizer = await tokenizerFrom(opts.tokenizer, opts.hub);
   else if (t5Dir) tokenizer = Tokenizer.fromDir(t5Dir);
   else if (fs.existsSync(BUNDLED_TOKENIZER)) tokenizer = Tokenizer.fromFile(BUNDLED_TOKENIZER);
-  else throw new Error(`preset "${name}": pass a tokenizer (tokenizer option) or a T5 checkpoint (t5 option)`);
+  else throw new UserError(`preset "${name}": pass a tokenizer (tokenizer option) or a T5 checkpoint (t5 option)`);
   if (!t5Dir) preset.t5Json.vocab_size = Math.ceil(tokenizer.vocabSize / 128) * 128;
   const config = validateRahfConfig({
     ...preset,

@@ -2,6 +2,7 @@ import * as path from 'path';
 import { readJsonConfig, withFile } from '../models/hf-config';
 import { T5Config, t5ConfigFromHF } from '../models/t5';
 import { ViTConfig, vitConfigFromHF } from '../models/vit';
+import { UserError } from '../errors';
 
 /** The four scores RAHF predicts (RichHF-18K's fine-grained ratings), in checkpoint order. */
 export const SCORE_NAMES = ['plausibility', 'alignment', 'aesthetics', 'overall'] as const;
@@ -126,7 +127,7 @@ export function taskPrompt(format: string, kind: 'SCORE' | 'HEATMAP', type: stri
 function intList(v: unknown, key: string, fallback: number[], len?: number): number[] {
   if (v === undefined || v === null) return fallback;
   if (!Array.isArray(v) || v.some((x) => !Number.isInteger(x) || x <= 0) || (len !== undefined && v.length !== len)) {
-    throw new Error(`config.${key}: expected ${len ?? 'a list of'} positive integers, got ${JSON.stringify(v)}`);
+    throw new UserError(`config.${key}: expected ${len ?? 'a list of'} positive integers, got ${JSON.stringify(v)}`);
   }
   return v as number[];
 }
@@ -135,26 +136,26 @@ function triple(v: unknown, key: string, fallback: [number, number, number]): [n
   if (v === undefined || v === null) return fallback;
   if (typeof v === 'number') return [v, v, v];
   if (!Array.isArray(v) || v.length !== 3 || v.some((x) => typeof x !== 'number' || !Number.isFinite(x))) {
-    throw new Error(`config.${key}: expected a number or 3 numbers, got ${JSON.stringify(v)}`);
+    throw new UserError(`config.${key}: expected a number or 3 numbers, got ${JSON.stringify(v)}`);
   }
   return v as [number, number, number];
 }
 
 function finite(v: unknown, key: string, fallback: number): number {
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Error(`config.${key}: expected a number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new UserError(`config.${key}: expected a number, got ${JSON.stringify(v)}`);
   return v;
 }
 
 function posInt(v: unknown, key: string, fallback?: number): number {
   if ((v === undefined || v === null) && fallback !== undefined) return fallback;
-  if (!Number.isInteger(v) || (v as number) <= 0) throw new Error(`config.${key}: expected a positive integer, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(v) || (v as number) <= 0) throw new UserError(`config.${key}: expected a positive integer, got ${JSON.stringify(v)}`);
   return v as number;
 }
 
 function bool(v: unknown, key: string, fallback: boolean): boolean {
   if (v === undefined || v === null) return fallback;
-  if (typeof v !== 'boolean') throw new Error(`config.${key}: expected true or false, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'boolean') throw new UserError(`config.${key}: expected true or false, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -165,36 +166,82 @@ function subConfig(v: unknown, key: string, dir: string): { json: Record<string,
     const sub = path.resolve(dir, v);
     return { json: readJsonConfig(sub), dir: sub };
   }
-  throw new Error(`config.${key}: expected an HF config object or a directory path, got ${JSON.stringify(v)}`);
+  throw new UserError(`config.${key}: expected an HF config object or a directory path, got ${JSON.stringify(v)}`);
+}
+
+/**
+ * Upper bounds on a config's sizes, far above any RAHF or T5/ViT model (T5-XXL: 24 layers, d_model 4096,
+ * d_ff 10240; ViT-H: 32 layers). They keep a hostile config.json (`num_decoder_layers: 2e9`) from
+ * enumerating or allocating anything; a checkpoint's sizes are further checked against its weights
+ * (checkpoint.ts) before a tensor is made.
+ */
+export const CONFIG_BOUNDS = {
+  layers: 1024,
+  width: 1 << 16,
+  heads: 1024,
+  vocab: 1 << 24,
+  imageSize: 8192,
+  listLength: 64,
+  textTokens: 1 << 16,
+} as const;
+
+function bounded(key: string, v: number, max: number): void {
+  if (!(Number.isInteger(v) && v >= 1 && v <= max)) throw new UserError(`config: ${key} must be an integer from 1 to ${max}, got ${v}`);
+}
+
+function checkBounds(c: RahfConfig): void {
+  const B = CONFIG_BOUNDS;
+  bounded('vit.num_hidden_layers', c.vit.num_hidden_layers, B.layers);
+  bounded('t5.num_layers', c.t5.num_layers, B.layers);
+  bounded('t5.num_decoder_layers', c.t5.num_decoder_layers, B.layers);
+  for (const [k, v] of [['vit.hidden_size', c.vit.hidden_size], ['vit.intermediate_size', c.vit.intermediate_size], ['t5.d_model', c.t5.d_model], ['t5.d_ff', c.t5.d_ff], ['t5.d_kv', c.t5.d_kv], ['vit.num_channels', c.vit.num_channels], ['t5.relative_attention_num_buckets', c.t5.relative_attention_num_buckets]] as const) {
+    bounded(k, v, B.width);
+  }
+  bounded('vit.num_attention_heads', c.vit.num_attention_heads, B.heads);
+  bounded('t5.num_heads', c.t5.num_heads, B.heads);
+  bounded('t5.vocab_size', c.t5.vocab_size, B.vocab);
+  bounded('image_size', c.imageSize, B.imageSize);
+  bounded('patch_size', c.patchSize, c.imageSize);
+  bounded('vit.image_size', c.vit.image_size, B.imageSize);
+  bounded('vit.patch_size', c.vit.patch_size, c.vit.image_size);
+  bounded('max_text_tokens', c.maxTextTokens, B.textTokens);
+  for (const [k, list] of [['image_stem', c.imageStem], ['score_conv', c.scoreConv], ['score_linear', c.scoreLinear], ['heatmap_channels', c.heatmapChannels]] as const) {
+    if (list.length > B.listLength) throw new UserError(`config.${k}: at most ${B.listLength} entries, got ${list.length}`);
+    list.forEach((v, i) => bounded(`${k}[${i}]`, v, B.width));
+  }
+  // A zero (or negative) std divides every pixel by 0: each score would be NaN.
+  if (!c.imageStd.every((v) => Number.isFinite(v) && v > 0)) throw new UserError(`config.image_std: every value must be a finite number > 0, got ${JSON.stringify(c.imageStd)}`);
+  if (!c.imageMean.every((v) => Number.isFinite(v))) throw new UserError(`config.image_mean: every value must be finite, got ${JSON.stringify(c.imageMean)}`);
 }
 
 /** Checks shared by every way of building a config. */
 export function validateRahfConfig(c: RahfConfig): RahfConfig {
+  checkBounds(c);
   const g = gridSize(c);
-  if (!Number.isInteger(g)) throw new Error(`config: image_size ${c.imageSize} is not a multiple of patch_size ${c.patchSize}`);
+  if (!Number.isInteger(g)) throw new UserError(`config: image_size ${c.imageSize} is not a multiple of patch_size ${c.patchSize}`);
   if (!(Number.isInteger(c.heatmapStages) && c.heatmapStages >= 1 && c.heatmapStages <= 4)) {
-    throw new Error(`config: heatmap_stages must be an integer from 1 to 4, got ${c.heatmapStages}`);
+    throw new UserError(`config: heatmap_stages must be an integer from 1 to 4, got ${c.heatmapStages}`);
   }
   const down = 2 ** c.imageStem.length;
   if (c.vit.patch_size * down !== c.patchSize) {
     const stem = c.imageStem.length ? ` × 2^${c.imageStem.length} (image_stem)` : '';
-    throw new Error(`config: patch_size ${c.patchSize} differs from the ViT's patch_size ${c.vit.patch_size}${stem}`);
+    throw new UserError(`config: patch_size ${c.patchSize} differs from the ViT's patch_size ${c.vit.patch_size}${stem}`);
   }
   if (c.imageStem.length && c.vit.image_size * down !== c.imageSize) {
-    throw new Error(`config: with image_stem ${JSON.stringify(c.imageStem)} the ViT's image_size must be ${c.imageSize / down}, not ${c.vit.image_size}`);
+    throw new UserError(`config: with image_stem ${JSON.stringify(c.imageStem)} the ViT's image_size must be ${c.imageSize / down}, not ${c.vit.image_size}`);
   }
   const channels = c.imageStem.length ? c.imageStem[c.imageStem.length - 1] : 3;
   if (c.vit.num_channels !== channels) {
     const why = c.imageStem.length ? 'the last image_stem width' : 'RGB';
-    throw new Error(`config: the ViT must take ${channels} channels (${why}), not ${c.vit.num_channels}`);
+    throw new UserError(`config: the ViT must take ${channels} channels (${why}), not ${c.vit.num_channels}`);
   }
   if (c.imageStemSkip && !(c.imageStem.length && c.vit.patch_size === 1)) {
-    throw new Error('config: image_stem_skip needs an image_stem whose map the ViT embeds one position per token (ViT patch_size 1)');
+    throw new UserError('config: image_stem_skip needs an image_stem whose map the ViT embeds one position per token (ViT patch_size 1)');
   }
-  if (c.scoreConv.length === 0) throw new Error('config.score_conv: needs at least one conv layer');
-  if (c.variant !== 'multi_head' && c.variant !== 'augmented_prompt') throw new Error(`config: unknown variant "${c.variant}"`);
+  if (c.scoreConv.length === 0) throw new UserError('config.score_conv: needs at least one conv layer');
+  if (c.variant !== 'multi_head' && c.variant !== 'augmented_prompt') throw new UserError(`config: unknown variant "${c.variant}"`);
   if (c.variant === 'augmented_prompt' && !c.augmentedPromptFormat.includes('{caption}')) {
-    throw new Error('config.augmented_prompt_format: must contain {caption}');
+    throw new UserError('config.augmented_prompt_format: must contain {caption}');
   }
   return c;
 }
@@ -217,7 +264,7 @@ export function configTokenizerDirs(json: any, dir: string): string[] {
 export function rahfConfigFromJson(json: any, dir: string): RahfConfig {
   const type = json?.model_type;
   if (type !== 'rahf' && type !== 'rahf_youweiliang') {
-    throw new Error(`config: model_type "${type}" is not "rahf" or "rahf_youweiliang"`);
+    throw new UserError(`config: model_type "${type}" is not "rahf" or "rahf_youweiliang"`);
   }
   const vitSrc = subConfig(json.vit, 'vit', dir);
   const t5Src = subConfig(json.t5, 't5', dir);

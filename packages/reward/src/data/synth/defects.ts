@@ -157,10 +157,12 @@ export type Artifact = ArtifactBase &
     | { type: 'blotch'; circles: Array<[number, number, number]>; colour: number[]; strength: number; noiseKey: number }
   );
 
-const BASE: Record<ArtifactType, number> = { duplicate: 0.36, slice: 0.36, smear: 0.26, warp: 0.3, blotch: 0.32 };
+/** Severity of each artifact type at full intensity and size. */
+export const SEVERITY_BASE: Record<ArtifactType, number> = { duplicate: 0.36, slice: 0.36, smear: 0.26, warp: 0.3, blotch: 0.32 };
 
-function severity(type: ArtifactType, intensity: number, size: number, W: number): number {
-  return BASE[type] * (0.45 + 0.55 * Math.min(1, intensity)) * (0.45 + 0.55 * Math.min(1, size / (0.16 * W)));
+/** An artifact's contribution to implausibility from its intensity and size (pixels) in a W-wide image. */
+export function severity(type: ArtifactType, intensity: number, size: number, W: number): number {
+  return SEVERITY_BASE[type] * (0.45 + 0.55 * Math.min(1, intensity)) * (0.45 + 0.55 * Math.min(1, size / (0.16 * W)));
 }
 
 /** A point on an object's outline region (where smears/warps are visible), or anywhere. */

@@ -1,5 +1,5 @@
 import { promptWords } from '../../rahf/keywords';
-import { COLOUR_NAMES, KINDS, nounFor, samplePrompt } from './grammar';
+import { COLOUR_NAMES, KINDS, nounFor, parsePrompt, samplePrompt } from './grammar';
 import { Rng } from './rng';
 
 describe('samplePrompt', () => {
@@ -42,5 +42,22 @@ describe('samplePrompt', () => {
     expect(prompts.slice(0, 20).map((p) => p.caption)).not.toEqual(
       [...Array(20).keys()].map((i) => samplePrompt(new Rng(6, i, 'prompt')).caption),
     );
+  });
+});
+
+describe('parsePrompt', () => {
+  test('inverts samplePrompt on 3000 prompts (an unnamed background reads as plain)', () => {
+    for (let i = 0; i < 3000; i++) {
+      const p = samplePrompt(new Rng(4, i, 'prompt'));
+      const q = parsePrompt(p.caption);
+      expect(q).toEqual(p.backgroundWord === undefined ? { ...p, background: 'plain' } : p);
+    }
+  });
+
+  test('text outside the grammar is undefined', () => {
+    for (const t of ['a red cat on a sofa', 'two red cat', 'a red cats', 'a red cat and a blue cat', '', 'a red cat  at night', 'a red ball, high quality extra']) {
+      expect(parsePrompt(t)).toBeUndefined();
+    }
+    expect(parsePrompt('a red cat, two blue balls on the left at night')?.groups.map((g) => [g.kind, g.count, g.position])).toEqual([['cat', 1, undefined], ['ball', 2, 'left']]);
   });
 });

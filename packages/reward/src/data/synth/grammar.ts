@@ -37,6 +37,16 @@ const PLURAL: Record<Kind, string> = {
 
 export const POSITIONS = ['left', 'right', 'top', 'bottom', 'center'] as const;
 export type Position = (typeof POSITIONS)[number];
+/** Where a position word puts an object centre (the world's layout draws from it), as fractions of the image: [x0, x1, y0, y1]. */
+export const POSITION_REGION: Readonly<Record<Position | 'any', readonly [number, number, number, number]>> = {
+  left: [0.06, 0.4, 0.22, 0.78],
+  right: [0.6, 0.94, 0.22, 0.78],
+  top: [0.22, 0.78, 0.06, 0.4],
+  bottom: [0.22, 0.78, 0.6, 0.94],
+  center: [0.36, 0.64, 0.36, 0.64],
+  any: [0.12, 0.88, 0.15, 0.85],
+};
+
 /** Phrase per position; its last word is the one a wrong position makes misaligned. */
 const POSITION_PHRASE: Record<Position, string[]> = {
   left: ['on', 'the', 'left'],
@@ -157,5 +167,69 @@ export function samplePrompt(rng: Rng): PromptSpec {
   if (check.length !== words.length || check.some((w, i) => w !== words[i].text)) {
     throw new Error(`synth grammar: caption "${caption}" does not split into its ${words.length} words`);
   }
+  return { caption, words, groups, background, backgroundWord };
+}
+
+const COUNT_OF: Record<string, number> = { a: 1, an: 1, one: 1, two: 2, three: 3, four: 4 };
+const isColour = (w: string): w is ColourName => Object.prototype.hasOwnProperty.call(COLOURS, w);
+
+/**
+ * The spec of a caption the grammar can produce (the inverse of samplePrompt), or undefined for any
+ * other text. A caption that names no background leaves `background` at 'plain': a scene sampler sets it
+ * to the background its scene uses, as the world's unnamed prompts do.
+ */
+export function parsePrompt(caption: string): PromptSpec | undefined {
+  const toks = [...caption.matchAll(/(^|, | )([^ ,]+)/g)].map((m) => ({ sep: m[1], text: m[2] }));
+  if (toks.map((t) => t.sep + t.text).join('') !== caption || toks.length === 0) return undefined;
+  const words: Word[] = [];
+  let i = 0;
+  const at = (k: number) => toks[i + k]?.text;
+  const take = (role: WordRole, group?: number) => {
+    words.push({ text: toks[i].text, role, group, sep: toks[i].sep });
+    return i++;
+  };
+  const matches = (phrase: readonly string[]) => phrase.every((w, k) => at(k) === w);
+  const prefix = PREFIXES.find((p) => matches(p) && at(p.length) !== undefined && at(p.length)! in COUNT_OF);
+  if (prefix) prefix.forEach(() => take('filler'));
+
+  const groups: GroupSpec[] = [];
+  for (let g = 0; g < 2; g++) {
+    if (g === 1) {
+      if (at(0) === 'and' && toks[i].sep === ' ') take('filler', 1);
+      else if (!(toks[i]?.sep === ', ' && at(0)! in COUNT_OF)) break;
+    }
+    const countText = at(0);
+    const colour = at(1);
+    if (countText === undefined || !(countText in COUNT_OF) || colour === undefined || !isColour(colour)) return undefined;
+    const count = COUNT_OF[countText];
+    const kind = KINDS.find((k) => nounFor(k, count) === at(2));
+    if (!kind || (count === 1) !== (countText === 'a' || countText === 'an' || countText === 'one')) return undefined;
+    if (groups.some((o) => o.kind === kind)) return undefined;
+    const cw = take('count', g);
+    const colourIdx = take('colour', g);
+    const noun = take('object', g);
+    const position = POSITIONS.find((p) => matches(POSITION_PHRASE[p]));
+    let posIdx: number | undefined;
+    if (position) {
+      take('filler', g);
+      take('filler', g);
+      posIdx = take('position', g);
+    }
+    groups.push({ kind, colour, count, position, words: { count: cw, colour: colourIdx, noun, position: posIdx } });
+  }
+  let background: Background = 'plain';
+  let backgroundWord: number | undefined;
+  const bg = BACKGROUNDS.find((b) => matches(BACKGROUND_PHRASE[b][0]) && toks[i].sep !== '');
+  if (bg) {
+    const [phrase, key] = BACKGROUND_PHRASE[bg];
+    phrase.forEach((_, k) => {
+      const idx = take(k === key ? 'background' : 'filler');
+      if (k === key) backgroundWord = idx;
+    });
+    background = bg;
+  }
+  const suffix = SUFFIXES.find((s) => matches(s) && toks[i].sep === ', ');
+  if (suffix) suffix.forEach(() => take('filler'));
+  if (i !== toks.length) return undefined;
   return { caption, words, groups, background, backgroundWord };
 }
