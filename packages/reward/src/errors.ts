@@ -44,3 +44,17 @@ export function formatError(e: unknown, verbose: boolean, program = 'rahf'): str
   const msg = e instanceof Error ? e.message : String(e);
   return `${program}: ${msg.split('\n')[0]}`;
 }
+
+/**
+ * Runs a CLI command's body, as every program of this project does: its number is the exit code; a failure is
+ * one line on stderr (the stack with `verbose`) and a non-zero exit code — the UserError's own, 1 for anything else.
+ */
+export async function runGuarded(program: string, verbose: boolean | undefined, body: () => Promise<number | void>): Promise<void> {
+  try {
+    const code = await body();
+    process.exitCode = typeof code === 'number' ? code : 0;
+  } catch (e) {
+    process.stderr.write(formatError(e, Boolean(verbose), program) + '\n');
+    process.exitCode = e instanceof UserError ? e.exitCode : 1;
+  }
+}

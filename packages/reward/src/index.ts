@@ -1,7 +1,7 @@
 // Public API of @richhf/reward. Everything else is internal and may change.
 export { initBackend, currentBackend, isGpuBackend, type BackendName } from './backend';
 export { BUNDLED_CHECKPOINT, resolveCheckpoint } from './bundled';
-export { UserError, FileFormatError, LimitError, formatError } from './errors';
+export { UserError, FileFormatError, LimitError, formatError, runGuarded } from './errors';
 
 // The reward model.
 export { RewardModel, type ForwardOutput, type LoadOptions, type PresetOptions, type PredictOptions } from './rahf/model';

@@ -111,25 +111,10 @@ export async function runProofCommand(o: ProofCliOptions): Promise<number> {
   return 0;
 }
 
-interface ProofArgs extends Common {
-  json?: boolean;
-  fidelity?: boolean;
-  seed?: number;
-  seeds?: number;
-  scale?: number;
-  scales?: string;
-  steps?: number;
-  reward?: string;
-  window?: string;
-  normalize?: boolean;
-  clip?: number;
-  recurrence?: number;
-  jacobian?: string;
+/** The options as yargs gives them: ProofCliOptions with the two kebab-case names. */
+interface ProofArgs extends Common, Omit<ProofCliOptions, 'rewardCheckpoint' | 'rewardEngine' | 'progress'> {
   'reward-checkpoint'?: string;
   'reward-engine'?: string;
-  bundle?: string;
-  chart?: string;
-  threads?: number;
   progress: boolean;
 }
 

@@ -141,22 +141,9 @@ async function sdSweep(o: SweepOptions, scales: number[]): Promise<SweepRow[]> {
   }
 }
 
-interface SweepArgs extends Common, GuidanceArgs {
-  scales: string;
-  out?: string;
-  model?: string;
-  prompt?: string[];
-  n?: number;
-  steps?: number;
-  cfg?: number;
-  size?: number;
-  seed?: number;
-  seeds?: number;
-  vae?: string;
+/** The options as yargs gives them: SweepOptions with kebab-case names. */
+interface SweepArgs extends Common, GuidanceArgs, Omit<SweepOptions, keyof GuidanceCliOptions | 'vaeEngine' | 'progress'> {
   'vae-engine'?: string;
-  bundle?: string;
-  threads?: number;
-  offline?: boolean;
   progress: boolean;
 }
 

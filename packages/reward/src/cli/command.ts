@@ -1,6 +1,6 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { initBackend } from '../backend';
-import { formatError, UserError } from '../errors';
+import { runGuarded } from '../errors';
 import { applyLimitOptions } from './validate';
 
 /** Options every `rahf` command takes (cli/main.ts declares them). */
@@ -39,15 +39,11 @@ export function rahfCommand<A>(spec: {
  * backend is brought up first unless the command loads no model.
  */
 export async function guarded(argv: ArgumentsCamelCase<Common>, body: () => Promise<number | void>, needsModel = true): Promise<void> {
-  try {
+  await runGuarded('rahf', argv.verbose, async () => {
     applyLimitOptions(argv as Record<string, unknown>);
     if (needsModel) await initBackend(argv.backend);
-    const code = await body();
-    process.exitCode = typeof code === 'number' ? code : 0;
-  } catch (e) {
-    process.stderr.write(formatError(e, Boolean(argv.verbose)) + '\n');
-    process.exitCode = e instanceof UserError ? e.exitCode : 1;
-  }
+    return body();
+  });
 }
 
 // The option checks live in validate.ts (one module every command calls); re-exported for the command files.
