@@ -1,4 +1,5 @@
 import { loadImage, type RgbImage, type Scorer } from '@richhf/reward';
+import { allInOrder } from '@richhf/reward/util';
 import sharp from 'sharp';
 import { Candidate, GenerateRequest, GeneratorError } from './generator';
 import type { Scores } from './selection';
@@ -35,8 +36,8 @@ export function dropImageCache(): void {
  * GeneratorError naming its source and prompt, not a crash in the scorer.
  */
 export async function decodeCandidates(req: GenerateRequest, candidates: Candidate[]): Promise<DecodedCandidate[]> {
-  // All settle first, so the error names the first bad candidate in order, not whichever decode lost the race.
-  const settled = await Promise.allSettled(
+  // The error names the first bad candidate in order, not whichever decode lost the race.
+  return allInOrder(
     candidates.map(async (c): Promise<DecodedCandidate> => {
       const buf = Buffer.from(c.bytes.buffer, c.bytes.byteOffset, c.bytes.length);
       let format: string | undefined;
@@ -52,9 +53,6 @@ export async function decodeCandidates(req: GenerateRequest, candidates: Candida
       return { ...c, pixels, image: new EncodedImage(c.bytes, format), width: pixels.width, height: pixels.height };
     }),
   );
-  const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
-  return settled.map((r) => (r as PromiseFulfilledResult<DecodedCandidate>).value);
 }
 
 /**

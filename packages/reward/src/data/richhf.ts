@@ -6,6 +6,7 @@ import { readTFRecords, TFRecordWriter } from './tfrecord';
 import { promptWords } from '../rahf/keywords';
 import { FileFormatError, UserError } from '../errors';
 import { Limits, checkLimit, limitsWith } from '../io/limits';
+import { allInOrder } from '../util/settle';
 
 /**
  * RichHF-18K TFRecord files (google-research/google-research `richhf_18k/`): one tf.train.Example per
@@ -162,12 +163,12 @@ export async function decodeRichHFExample(
   // Every synchronous check first: a throw after one decode had started would leave its rejection unhandled.
   const limits = limitsWith(opts.limits);
   const encoded = MAP_KEYS.map((key) => singleBytes(ex, key, where));
-  const sizes = await Promise.all(MAP_KEYS.map((key, i) => grayMapPixels(encoded[i], `${where}: ${key}`, limits)));
+  const sizes = await allInOrder(MAP_KEYS.map((key, i) => grayMapPixels(encoded[i], `${where}: ${key}`, limits)));
   const pixels = sizes[0] + sizes[1];
   await budget?.acquire(pixels);
   let decoded: GrayMap[];
   try {
-    decoded = await Promise.all(MAP_KEYS.map((key, i) => decodeGrayMap(encoded[i], `${where}: ${key}`, limits)));
+    decoded = await allInOrder(MAP_KEYS.map((key, i) => decodeGrayMap(encoded[i], `${where}: ${key}`, limits)));
   } catch (e) {
     budget?.release(pixels);
     throw e;

@@ -3,3 +3,4 @@
 export { Progress, formatDuration } from './progress';
 export { writeFileAtomic } from './atomic';
 export { inOrderAhead } from './ahead';
+export { allInOrder } from './settle';

@@ -4,6 +4,7 @@ import * as path from 'path';
 import { writeFileAtomic } from './atomic';
 import { formatDuration, Progress } from './progress';
 import { inOrderAhead } from './ahead';
+import { allInOrder } from './settle';
 
 describe('writeFileAtomic', () => {
   let dir: string;
@@ -80,4 +81,10 @@ describe('inOrderAhead', () => {
     ).rejects.toThrow('item 2 is broken');
     expect(out).toEqual([0, 1]);
   });
+});
+
+test('allInOrder: the first rejection in array order, whichever settles first; values in order otherwise', async () => {
+  const later = (ms: number, v: unknown, fail = false) => new Promise((res, rej) => setTimeout(() => (fail ? rej(new Error(String(v))) : res(v)), ms));
+  await expect(allInOrder([later(30, 'first', true), later(1, 'second', true)])).rejects.toThrow('first');
+  await expect(allInOrder([later(5, 'a'), later(1, 'b')])).resolves.toEqual(['a', 'b']);
 });
