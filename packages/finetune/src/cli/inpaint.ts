@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import type { Interval } from '../proof/bootstrap';
+import { formatInterval as iv } from '../proof/bootstrap';
 import { runInpaint } from '../inpaint/run';
 import { Common, guarded, paramsOption } from './guarded';
 
@@ -24,8 +24,6 @@ interface InpaintArgs extends Common {
   json: boolean;
   progress: boolean;
 }
-
-const iv = (x: Interval, d = 3) => `${x.value.toFixed(d)} [${x.lo.toFixed(d)}, ${x.hi.toFixed(d)}]`;
 
 /** `finetune inpaint`: implausibility heatmap → mask → K re-generations → keep the best if RAHF plausibility rises. */
 export const inpaintCommand: CommandModule<Common, InpaintArgs> = {

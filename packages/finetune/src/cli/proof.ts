@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { excludesZero } from '../proof/bootstrap';
+import { excludesZero, formatInterval as iv } from '../proof/bootstrap';
 import { runProof, type ProofResult } from '../proof/proof';
 import { synthSettings } from '../synth/generator';
 import { Common, guarded, paramsOption } from './guarded';
@@ -21,8 +21,6 @@ interface ProofArgs extends Common {
   json: boolean;
   progress: boolean;
 }
-
-const iv = (x: { value: number; lo: number; hi: number }, d = 3) => `${x.value.toFixed(d)} [${x.lo.toFixed(d)}, ${x.hi.toFixed(d)}]`;
 
 /** The claims the proof must meet, each as a line with its verdict. */
 export function proofChecks(r: ProofResult): Array<{ ok: boolean; line: string }> {

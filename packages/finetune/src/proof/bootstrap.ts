@@ -12,6 +12,11 @@ export interface Interval {
   hi: number;
 }
 
+/** `0.123 [0.100, 0.150]`: an estimate with its interval, as the CLIs print them. */
+export function formatInterval(x: Interval, digits = 3): string {
+  return `${x.value.toFixed(digits)} [${x.lo.toFixed(digits)}, ${x.hi.toFixed(digits)}]`;
+}
+
 const round = (v: number) => Math.round(v * 1e6) / 1e6;
 
 function percentile(sorted: Float64Array, q: number): number {
