@@ -4,12 +4,12 @@ export { BUNDLED_CHECKPOINT, resolveCheckpoint } from './bundled';
 export { UserError, FileFormatError, LimitError, formatError, runGuarded } from './errors';
 
 // The reward model.
-export { RewardModel, type ForwardOutput, type LoadOptions, type PresetOptions, type PredictOptions } from './rahf/model';
+export { RewardModel, type TensorScoreGrad, type ForwardOutput, type LoadOptions, type PresetOptions, type PredictOptions } from './rahf/model';
 export { type RichFeedback } from './rahf/feedback';
 
 // One scoring verb and one reward-gradient contract across engines (tfjs, onnxruntime-node).
 export { type Scorer, type ScoreOptions, type ScoreDefaults, type EngineName, SCORE_DEFAULTS } from './rahf/scorer';
-export { type RewardGradient, type ScoreGradOptions, type ScoreGradResult, type ScoreWeights } from './rahf/reward-gradient';
+export { type RewardGradient, type ScoreGradOptions, type ScoreGradResult, type ScoreWeights, HEATMAP_PENALTY_TEMPERATURE, heatmapPenaltyReduce } from './rahf/reward-gradient';
 export { openScorer, openRewardGradient, chooseEngine, type EngineChoice, type OpenOptions, type OpenScorerOptions } from './open';
 export { defaultExportCacheDir } from './onnx/export-cache';
 export { type RahfConfig, type ScoreName, type HeatmapName, SCORE_NAMES, HEATMAP_NAMES, rahfConfigFromJson } from './rahf/config';

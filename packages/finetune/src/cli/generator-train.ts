@@ -1,4 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
+import { UserError } from '@richhf/reward';
 import { formatDuration } from '@richhf/reward/util';
 import { cachedWorldSequences, defaultCacheDir, keptSequences } from '../synth/data';
 import { trainGenerator } from '../synth/train';
@@ -10,6 +11,9 @@ interface TrainArgs extends Common {
   minutes?: number;
   resume: boolean;
   kept?: string[];
+  replay: number;
+  trainable?: string;
+  'rest-lr': number;
   init?: string;
   'world-seed': number;
   scenes: number;
@@ -39,6 +43,9 @@ export const generatorTrainCommand: CommandModule<Common, TrainArgs> = {
       .option('minutes', { type: 'number', describe: 'stop after this many minutes (rerun with --resume to go on)' })
       .option('resume', { type: 'boolean', default: false, describe: 'continue the run in --out' })
       .option('kept', { type: 'string', array: true, describe: 'finetune on these `finetune build --generator synth` outputs (comma list) instead of the world' })
+      .option('replay', { type: 'number', default: 0, describe: "with --kept: the world's training scenes (--world-seed, --scenes) per kept sample in each batch, against self-training drift" })
+      .option('trainable', { type: 'string', describe: 'train only the parameters whose names match this regular expression (e.g. "head\\.bias|final_ln")' })
+      .option('rest-lr', { type: 'number', default: 0, describe: 'with --trainable: learning-rate factor of the other parameters (0: frozen)' })
       .option('init', { type: 'string', describe: 'start from this checkpoint ("bundled": the shipped one); default fresh weights, or bundled with --kept' })
       .option('world-seed', { type: 'number', default: 0, describe: 'world whose training split is learned' })
       .option('scenes', { type: 'number', default: 50000, describe: 'training-split scenes of the world' })
@@ -58,11 +65,14 @@ export const generatorTrainCommand: CommandModule<Common, TrainArgs> = {
   handler: (a) =>
     guarded(a, async () => {
       const kept = a.kept ? listOption(a.kept) : undefined;
+      if (!(Number.isFinite(a.replay) && a.replay >= 0)) throw new UserError(`--replay must be a number ≥ 0, got ${a.replay}`);
+      if (a.replay > 0 && !kept) throw new UserError('--replay mixes the world into a finetune: it needs --kept');
       const data = kept ? await keptSequences(kept) : cachedWorldSequences(a['cache-dir'], a['world-seed'], a.scenes);
+      const replay = a.replay > 0 ? { data: cachedWorldSequences(a['cache-dir'], a['world-seed'], a.scenes), ratio: a.replay } : undefined;
       const r = await trainGenerator({
         out: a.out, data, steps: a.steps, minutes: a.minutes, resume: a.resume, init: a.init ?? (kept ? 'bundled' : undefined),
         model: { hidden_size: a.hidden, num_layers: a.layers, num_heads: a.heads, intermediate_size: a.ff },
-        batch: a.batch, lr: a.lr, warmup: a.warmup, promptDropout: a['prompt-dropout'], seed: a.seed, threads: a.threads,
+        replay, trainable: a.trainable, restLrScale: a['rest-lr'], batch: a.batch, lr: a.lr, warmup: a.warmup, promptDropout: a['prompt-dropout'], seed: a.seed, threads: a.threads,
         checkpointEvery: a['checkpoint-every'], progress: a.progress,
       });
       process.stdout.write(

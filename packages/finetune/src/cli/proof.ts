@@ -12,6 +12,9 @@ interface ProofArgs extends Common {
   samples: number;
   steps: number;
   lr: number;
+  replay: number;
+  trainable?: string;
+  'rest-lr': number;
   generator?: string;
   param?: string[];
   checkpoint?: string;
@@ -46,6 +49,9 @@ export const proofCommand: CommandModule<Common, ProofArgs> = {
       .option('samples', { type: 'number', default: 1000, describe: 'held-out samples per generator' })
       .option('steps', { type: 'number', default: 300, describe: 'finetuning steps per set' })
       .option('lr', { type: 'number', default: 3e-4, describe: 'finetuning learning rate' })
+      .option('replay', { type: 'number', default: 0, describe: "world training scenes per kept sample in each finetuning batch (all three finetunes alike)" })
+      .option('trainable', { type: 'string', describe: 'finetune only the generator parameters whose names match this regular expression (default: all)' })
+      .option('rest-lr', { type: 'number', default: 0, describe: 'with --trainable: learning-rate factor of the other parameters (0: frozen)' })
       .option('generator', { type: 'string', describe: 'generator checkpoint to finetune (default: the bundled one)' })
       .option('param', { type: 'string', array: true, describe: 'decoding: steps=8, guidance=0, temperature=1, choice_temperature=…' })
       .option('checkpoint', { type: 'string', describe: 'RAHF checkpoint for selection and scoring (default: bundled)' })
@@ -57,7 +63,7 @@ export const proofCommand: CommandModule<Common, ProofArgs> = {
   handler: (a) =>
     guarded(a, async () => {
       const { result: r, file } = await runProof({
-        work: a.work, seed: a.seed, prompts: a.prompts, n: a.n, samples: a.samples, steps: a.steps, lr: a.lr, generator: a.generator,
+        work: a.work, seed: a.seed, prompts: a.prompts, n: a.n, samples: a.samples, steps: a.steps, lr: a.lr, replay: a.replay, trainable: a.trainable, restLr: a['rest-lr'], generator: a.generator,
         decoding: synthSettings(paramsOption(a.param)), scorer: { checkpoint: a.checkpoint, engine: a.engine as 'auto', threads: a.threads, cacheDir: a['cache-dir'] }, progress: a.progress,
       });
       const checks = proofChecks(r);

@@ -50,6 +50,7 @@ test('inpaint with the scene generator on held-out prompts: files, a summary wit
     [['inpaint', '--generator', `synth:${gen}`, '--held-out', '2', '--k', '0', '--out', path.join(dir, 'x3')], /^finetune: --k must be an integer ≥ 1, got 0$/],
     [['proof', '--samples', '0', '--work', path.join(dir, 'x4')], /^finetune: --samples must be an integer ≥ 1, got 0$/],
     [['generator', 'eval', '--checkpoint', dir], /^finetune: .*: not a scene-generator checkpoint \(no config\.json\)$/],
+    [['generator', 'train', '--out', path.join(dir, 'x5'), '--replay', '1', ...tiny], /^finetune: --replay mixes the world into a finetune: it needs --kept$/],
   ];
   for (const [args, re] of cases) {
     const c = await runCli(args);

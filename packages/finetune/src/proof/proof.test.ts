@@ -38,4 +38,8 @@ test('best-of-8 by RAHF plausibility, finetuned, makes fewer true artifacts on h
   expect(fs.statSync(path.join(work, 'models', 'plausibility', 'model.safetensors')).mtimeMs).toBe(before);
   expect(other.result.original).not.toEqual(r.original);
   expect(fs.existsSync(path.join(work, 'proof-seed1.json'))).toBe(true);
+  // Another finetuning recipe on the same work folder is refused, not mixed with the models there.
+  await expect(runProof({ work, seed: 1, prompts: 24, samples: 48, steps: 30, batch: 32, lr: 1e-3, replay: 1, scorer, progress: false, log: () => undefined })).rejects.toThrow(
+    `--work ${work}: ${path.join(work, 'models', 'plausibility')} was finetuned with {"steps":30,"lr":0.001,"replay":0,"trainable":"all"}, not {"steps":30,"lr":0.001,"replay":1,"trainable":"all"}; choose another --work`,
+  );
 });

@@ -21,7 +21,7 @@ import { buildAll, openScorerSpec, type ScorerSpec } from '../builder';
 import type { Candidate, GenerateRequest, Generator } from '../generator';
 import { candidateSeeds } from '../ids';
 import { SynthModel } from '../synth/checkpoint';
-import { keptSequences, sequenceAt } from '../synth/data';
+import { cachedWorldSequences, defaultCacheDir, keptSequences, sequenceAt, type Sequences } from '../synth/data';
 import { SynthGenerator, rgbImageOf, type SynthSettings } from '../synth/generator';
 import { splitIndices, truthRates } from '../synth/rates';
 import { renderTokens, synthPrompt } from '../synth/scenes';
@@ -45,6 +45,15 @@ export interface ProofOptions {
   steps?: number;
   lr?: number;
   batch?: number;
+  /**
+   * Replay (default 0: none): world training scenes per kept sample in every finetuning batch, the same for
+   * all three finetunes so the control stays a control (encoded once into `defaultCacheDir()`).
+   */
+  replay?: number;
+  /** Finetune only the generator's parameters whose names match this regular expression (default: all). */
+  trainable?: string;
+  /** With `trainable`: the learning-rate factor of the other parameters (default 0: frozen). */
+  restLr?: number;
   /** The generator to finetune (a checkpoint folder; default the bundled one). */
   generator?: string;
   decoding?: SynthSettings;
@@ -154,9 +163,11 @@ export async function runProof(o: ProofOptions): Promise<{ result: ProofResult; 
   const n = o.n ?? 8;
   const samples = o.samples ?? 1000;
   const steps = o.steps ?? 300;
+  const replay = o.replay ?? 0;
   for (const [k, v, min] of [['--prompts', P, 1], ['--n', n, 2], ['--samples', samples, 1], ['--steps', steps, 1], ['--seed', seed, 0]] as const) {
     if (!(Number.isInteger(v) && v >= min)) throw new UserError(`${k} must be an integer ≥ ${min}, got ${v}`);
   }
+  if (!(Number.isFinite(replay) && replay >= 0)) throw new UserError(`--replay must be a number ≥ 0, got ${replay}`);
   fs.mkdirSync(o.work, { recursive: true });
   const promptsFile = path.join(o.work, 'prompts.jsonl');
   if (!fs.existsSync(promptsFile)) writeTrainingPrompts(promptsFile, P);
@@ -181,6 +192,9 @@ export async function runProof(o: ProofOptions): Promise<{ result: ProofResult; 
       });
     }
     const sets = {} as Record<SetName, ReturnType<typeof truthRates>>;
+    // The generator's own training data (world 0's training split), replayed beside each kept set.
+    let world: Sequences | undefined;
+    const recipe = { steps, lr: o.lr ?? 3e-4, replay, trainable: o.trainable ?? 'all', ...(o.trainable ? { rest_lr: o.restLr ?? 0 } : {}) };
     for (const s of SETS) {
       const data = await keptSequences([setDir(s)]);
       sets[s] = truthRates(Array.from({ length: data.rows }, (_, i) => {
@@ -188,10 +202,17 @@ export async function runProof(o: ProofOptions): Promise<{ result: ProofResult; 
         return renderTokens(seq.slice(PROMPT_LEN), synthPrompt(data.captions![i])).truth;
       }));
       const done = path.join(modelDir(s), 'done.json');
-      if (fs.existsSync(done) && JSON.parse(fs.readFileSync(done, 'utf8')).steps === steps) continue;
-      log(`finetuning on the ${s} set (${data.rows} samples, ${steps} steps): ${modelDir(s)}`);
-      await trainGenerator({ out: modelDir(s), data, init: o.generator ?? 'bundled', steps, lr: o.lr ?? 3e-4, batch: o.batch ?? 64, warmup: Math.min(20, steps), resume: true, progress: o.progress, log });
-      writeFileAtomic(done, JSON.stringify({ steps }) + '\n');
+      if (fs.existsSync(done)) {
+        const d = JSON.parse(fs.readFileSync(done, 'utf8'));
+        // Work folders from before --replay recorded only the steps (lr and replay were the defaults then).
+        const was = { steps: d.steps, lr: d.lr ?? 3e-4, replay: d.replay ?? 0, trainable: d.trainable ?? 'all', ...(d.trainable ? { rest_lr: d.rest_lr } : {}) };
+        if (JSON.stringify(was) === JSON.stringify(recipe)) continue;
+        throw new UserError(`--work ${o.work}: ${modelDir(s)} was finetuned with ${JSON.stringify(was)}, not ${JSON.stringify(recipe)}; choose another --work`);
+      }
+      if (replay > 0) world ??= cachedWorldSequences(defaultCacheDir(), 0, 50_000);
+      log(`finetuning on the ${s} set (${data.rows} samples, ${steps} steps${replay > 0 ? `, replay ${replay}` : ''}): ${modelDir(s)}`);
+      await trainGenerator({ out: modelDir(s), data, init: o.generator ?? 'bundled', steps, lr: recipe.lr, batch: o.batch ?? 64, warmup: Math.min(20, steps), resume: true, progress: o.progress, log, replay: world ? { data: world, ratio: replay } : undefined, trainable: o.trainable, restLrScale: o.restLr });
+      writeFileAtomic(done, JSON.stringify(recipe) + '\n');
     }
 
     const items = heldOutItems(seed, samples);
@@ -216,7 +237,7 @@ export async function runProof(o: ProofOptions): Promise<{ result: ProofResult; 
       by_overall_delta: delta(rows.original, rows.by_overall, seed),
     };
     const file = path.join(o.work, `proof-seed${seed}.json`);
-    writeFileAtomic(file, JSON.stringify({ ...result, sets, settings: { seed, prompts: P, n, samples, steps, lr: o.lr ?? 3e-4 } }, null, 1) + '\n');
+    writeFileAtomic(file, JSON.stringify({ ...result, sets, settings: { seed, prompts: P, n, samples, ...recipe } }, null, 1) + '\n');
     return { result, file, sets };
   } finally {
     await base.dispose();

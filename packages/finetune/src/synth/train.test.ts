@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Rng } from '@richhf/reward/data';
 import { loadCheckpoint } from './checkpoint';
 import { worldSequences } from './data';
-import { learningRate, makeBatch, trainGenerator } from './train';
+import { learningRate, makeBatch, replayRows, trainGenerator } from './train';
 import { MASK_ID, NULL_ID, PROMPT_LEN, SEQ_LEN, VOCAB } from './tokens';
 
 let dir: string;
@@ -33,6 +33,21 @@ describe('training the scene generator', () => {
     expect(dropped).toBeLessThan(30);
   });
 
+  test('replay: the last rows of every batch come from the replay data, at the given ratio', () => {
+    const other = worldSequences(5, 16);
+    const keys = (d: typeof data) => new Set(Array.from({ length: d.rows }, (_, i) => Array.from(d.data.subarray(i * SEQ_LEN + PROMPT_LEN, (i + 1) * SEQ_LEN)).join(' ')));
+    const own = keys(data);
+    const replayed = keys(other);
+    expect([replayRows(64, 1), replayRows(64, 0.25), replayRows(64, 100)]).toEqual([32, 13, 63]);
+    const { ids } = makeBatch(data, 16, VOCAB, new Rng('r'), 0, { data: other, rows: 4 });
+    // A row's unmasked scene tokens match exactly one source row, in the source the split says.
+    const fits = (row: number[], set: Set<string>) => [...set].some((k) => k.split(' ').every((t, i) => row[PROMPT_LEN + i] === MASK_ID || row[PROMPT_LEN + i] === Number(t)));
+    for (let b = 0; b < 16; b++) {
+      const row = Array.from(ids.slice(b * SEQ_LEN, (b + 1) * SEQ_LEN), Number);
+      expect(fits(row, b < 12 ? own : replayed)).toBe(true);
+    }
+  });
+
   test('learning rate: linear warm-up to the peak, cosine down to 10 %', () => {
     expect(learningRate(0, 100, 1, 10)).toBeCloseTo(0.1);
     expect(learningRate(9, 100, 1, 10)).toBeCloseTo(1);
@@ -54,5 +69,21 @@ describe('training the scene generator', () => {
     expect(b.digest).toBe(a.digest);
     const fresh = await trainGenerator({ ...opts, out: path.join(dir, 'fresh'), steps: 1 });
     expect(whole.loss).toBeLessThan(fresh.loss - 0.3);
+  });
+
+  test('finetuning with replay and a trainable subset: frozen parameters keep their bytes, a resume must bring the replay data', async () => {
+    const init = path.join(dir, 'whole');
+    const before = loadCheckpoint(init).params;
+    const replay = { data: worldSequences(3, 32), ratio: 1 };
+    const out = path.join(dir, 'ft');
+    await trainGenerator({ ...opts, out, init, steps: 6, limit: 3, replay, trainable: 'head\\.bias|final_ln' });
+    await expect(trainGenerator({ ...opts, out, init, steps: 6, resume: true })).rejects.toThrow(/was started with replay \(world seed 3, first 32 training-split scenes\); resume it with the same replay data/);
+    await trainGenerator({ ...opts, out, init, steps: 6, resume: true, replay });
+    const after = loadCheckpoint(out).params;
+    for (const [k, p] of after) {
+      const same = Buffer.from(p.data.buffer, p.data.byteOffset, p.data.byteLength).equals(Buffer.from(before.get(k)!.data.buffer, before.get(k)!.data.byteOffset, before.get(k)!.data.byteLength));
+      expect([k, same]).toEqual([k, !/head\.bias|final_ln/.test(k)]);
+    }
+    await expect(trainGenerator({ ...opts, out: path.join(dir, 'bad'), init, steps: 2, trainable: 'nothing-like-this' })).rejects.toThrow(/trainable nothing-like-this: matches no parameter of the generator/);
   });
 });

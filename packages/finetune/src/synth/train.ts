@@ -40,6 +40,15 @@ export interface TrainOptions {
   weightDecay?: number;
   /** Share of sequences trained with the prompt dropped (default 0.1). */
   promptDropout?: number;
+  /**
+   * Replay against self-training drift: `ratio` rows of `data` (the generator's original training
+   * sequences) per row of the finetune set in every batch, e.g. 1 for half and half.
+   */
+  replay?: { data: Sequences; ratio: number };
+  /** Train only the parameters whose names match this regular expression (the rest stay frozen); default all. */
+  trainable?: string;
+  /** With `trainable`: the learning-rate factor of the other parameters (default 0: frozen). */
+  restLrScale?: number;
   seed?: number;
   checkpointEvery?: number;
   threads?: number;
@@ -65,18 +74,23 @@ export function learningRate(step: number, steps: number, lr: number, warmup: nu
   return lr * (0.1 + 0.45 * (1 + Math.cos(Math.PI * r)));
 }
 
+/** Rows of a batch drawn from the replay data at `ratio` replay rows per finetune row. */
+export const replayRows = (batch: number, ratio: number): number => Math.min(batch - 1, Math.round((batch * ratio) / (1 + ratio)));
+
 /**
  * One training batch: `batch` random sequences, each with a cosine-schedule share of its scene tokens
  * masked (at least one), some with the prompt dropped. Returns ids and the loss targets (1/masked count
- * at each masked position's true id, so the loss is the mean cross-entropy of the masked tokens).
+ * at each masked position's true id, so the loss is the mean cross-entropy of the masked tokens). With
+ * `replay`, its last `replay.rows` rows come from `replay.data` instead.
  */
-export function makeBatch(data: Sequences, batch: number, V: number, rng: Rng, promptDropout: number): { ids: BigInt64Array; targets: Float32Array; masked: number } {
+export function makeBatch(data: Sequences, batch: number, V: number, rng: Rng, promptDropout: number, replay?: { data: Sequences; rows: number }): { ids: BigInt64Array; targets: Float32Array; masked: number } {
   const ids = new BigInt64Array(batch * SEQ_LEN);
   const targets = new Float32Array(batch * SEQ_LEN * V);
   const where: Array<[number, number]> = [];
   const order = Array.from({ length: SCENE_LEN }, (_, i) => PROMPT_LEN + i);
   for (let b = 0; b < batch; b++) {
-    const s = sequenceAt(data, rng.int(0, data.rows - 1));
+    const from = replay && b >= batch - replay.rows ? replay.data : data;
+    const s = sequenceAt(from, rng.int(0, from.rows - 1));
     const drop = rng.chance(promptDropout);
     for (let p = 0; p < SEQ_LEN; p++) ids[b * SEQ_LEN + p] = BigInt(p < PROMPT_LEN && drop ? NULL_ID : s[p]);
     const n = Math.max(1, Math.ceil(maskSchedule(rng.next()) * SCENE_LEN));
@@ -98,6 +112,14 @@ function clipGlobalNorm(grads: Map<string, Float32Array>, max: number): number {
   const norm = Math.sqrt(sq);
   if (norm > max) for (const g of grads.values()) for (let i = 0; i < g.length; i++) g[i] *= max / (norm + 1e-6);
   return norm;
+}
+
+function parsePattern(src: string): RegExp {
+  try {
+    return new RegExp(src);
+  } catch (e) {
+    throw new UserError(`trainable ${src}: not a regular expression (${(e as Error).message})`);
+  }
 }
 
 interface SavedRun {
@@ -148,6 +170,8 @@ export async function trainGenerator(o: TrainOptions): Promise<TrainResult> {
       batch: o.batch ?? 64, lr: o.lr ?? 1e-3, warmup: o.warmup ?? Math.min(500, Math.round(0.05 * o.steps)),
       weightDecay: o.weightDecay ?? 0.01, promptDropout: o.promptDropout ?? 0.1, seed: o.seed ?? 0,
       init: o.init ?? null, data: o.data.source, rows: o.data.rows,
+      ...(o.replay ? { replay: o.replay.data.source, replayRatio: o.replay.ratio } : {}),
+      ...(o.trainable ? { trainable: o.trainable, restLrScale: o.restLrScale ?? 0 } : {}),
     };
     fs.mkdirSync(o.out, { recursive: true });
     writeFileAtomic(runPath, JSON.stringify({ config, options }, null, 2) + '\n');
@@ -157,6 +181,13 @@ export async function trainGenerator(o: TrainOptions): Promise<TrainResult> {
   const warmup = Number(options.warmup);
   const seed = Number(options.seed);
   const dropout = Number(options.promptDropout);
+  const ratio = Number(options.replayRatio ?? 0);
+  if (ratio > 0 && !o.replay) throw new UserError(`--out ${o.out} was started with replay (${String(options.replay)}); resume it with the same replay data`);
+  const trainable = options.trainable ? parsePattern(String(options.trainable)) : undefined;
+  if (trainable && ![...params.keys()].some((k) => trainable.test(k))) throw new UserError(`trainable ${String(options.trainable)}: matches no parameter of the generator`);
+  const rest = Number(options.restLrScale ?? 0);
+  const lrScale = trainable && rest > 0 ? (k: string) => (trainable.test(k) ? 1 : rest) : undefined;
+  const replay = o.replay && ratio > 0 ? { data: o.replay.data, rows: replayRows(batch, ratio) } : undefined;
 
   const session = await ort().InferenceSession.create(encodeModel(trainingModel(config, batch)), sessionOptions(o.threads));
   const save = () => {
@@ -179,7 +210,7 @@ export async function trainGenerator(o: TrainOptions): Promise<TrainResult> {
   const paramTensors = () => Object.fromEntries([...params].map(([k, p]) => [k, new (ort().Tensor)('float32', p.data, p.shape)]));
   try {
     while (step < stopAt && Date.now() < deadline) {
-      const { ids, targets } = makeBatch(o.data, batch, V, new Rng('synth-train', seed, step), dropout);
+      const { ids, targets } = makeBatch(o.data, batch, V, new Rng('synth-train', seed, step), dropout, replay);
       const out = await session.run({
         ids: new (ort().Tensor)('int64', ids, [batch, SEQ_LEN]),
         targets: new (ort().Tensor)('float32', targets, [batch, SEQ_LEN, V]),
@@ -188,10 +219,10 @@ export async function trainGenerator(o: TrainOptions): Promise<TrainResult> {
       const loss = out.loss.data[0] as number;
       if (!Number.isFinite(loss)) throw new Error(`synth generator training: loss is ${loss} at step ${step}`);
       const grads = new Map<string, Float32Array>();
-      for (const k of params.keys()) grads.set(k, out[`grad_${k}`].data as Float32Array);
+      for (const k of params.keys()) if (!trainable || rest > 0 || trainable.test(k)) grads.set(k, out[`grad_${k}`].data as Float32Array);
       clipGlobalNorm(grads, 1);
       const rate = learningRate(step, o.steps, lr, warmup);
-      adam.apply(params, grads, rate);
+      adam.apply(params, grads, rate, lrScale);
       step++;
       recent.push(loss);
       if (recent.length > 50) recent.shift();

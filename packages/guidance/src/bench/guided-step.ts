@@ -1,6 +1,8 @@
+import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { BUNDLED_CHECKPOINT, OrtScoreGrad, RewardModel, openRewardGradient, type RewardGradient } from '@richhf/reward';
+import { decodeWithVjp } from '../decoders/decoder';
 import { loadDecoder, type VaeDecoder } from '../decoders/load';
 import { rewardGuidance } from '../guidance/reward-guidance';
 import { StableDiffusion } from '../pipeline/stable-diffusion';
@@ -16,7 +18,12 @@ import { DEFAULT_SD_DIR } from './sd-step';
  *                           224², the `paper` preset with random weights (ViT-B/16 + T5-base), weights
  *                           aesthetics = overall = 1;
  *   guided_step_tiny_s      the same with the reward package's bundled tiny checkpoint (128² input);
- *   guided_step_paper_mem_gb  peak resident memory (RSS, sampled every 2 ms) during the timed guided paper steps
+ *   guided_step_tiny_cpu_s  CPU seconds of the process (all threads) per tiny step: with `threads: 1`, what one
+ *                           idle core takes, whatever else shares the machine;
+ *   guided_step_tiny_{decode,reward,vjp}_s  the tiny step's parts timed alone (tinyParts);
+ *   guided_step_paper_cpu_s the paper step's CPU seconds, as for tiny;
+ *   guided_step_paper_mem_gb  peak resident memory (the kernel's high-water mark, reset before; RSS sampled every
+ *                           2 ms where /proc has none) during the warm-up and timed guided paper steps
  *                           above the RSS of the unguided state — TAESD loaded and one plain decode run, before the
  *                           reward is opened — so it counts the reward's weights, its gradient session and the
  *                           step's activations (and whatever the session build left unreturned to the OS);
@@ -42,26 +49,51 @@ export interface GuidedStepBenchOptions {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function timed(runs: number, fn: () => Promise<unknown>): Promise<number> {
+/** Median wall seconds of `runs` calls after a warm-up, and the median CPU seconds of the process (all threads). */
+async function timedCpu(runs: number, fn: () => Promise<unknown>): Promise<{ wall: number; cpu: number }> {
   await fn();
   const t: number[] = [];
+  const c: number[] = [];
   for (let i = 0; i < runs; i++) {
+    const c0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     await fn();
     t.push(Number(process.hrtime.bigint() - t0) / 1e9);
+    const u = process.cpuUsage(c0);
+    c.push((u.user + u.system) / 1e6);
   }
-  return median(t);
+  return { wall: median(t), cpu: median(c) };
 }
 
-/** Peak RSS (bytes) while `fn` runs, sampled every 2 ms. */
+async function timed(runs: number, fn: () => Promise<unknown>): Promise<number> {
+  return (await timedCpu(runs, fn)).wall;
+}
+
+/** The kernel's peak RSS of this process (VmHWM), reset first; undefined where /proc cannot do it (not Linux). */
+function kernelPeak(reset: boolean): number | undefined {
+  try {
+    if (reset) fs.writeFileSync('/proc/self/clear_refs', '5');
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Peak RSS (bytes) while `fn` runs: the kernel's high-water mark where it can be reset (Linux), which sees
+ * inside onnxruntime's runs; elsewhere RSS sampled every 2 ms, which misses what a run allocates and frees while
+ * it holds the event loop.
+ */
 async function peakRss<T>(fn: () => Promise<T>): Promise<{ peak: number; value: T }> {
+  const exact = kernelPeak(true) !== undefined;
   let peak = process.memoryUsage.rss();
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 2);
+  const timer = exact ? undefined : setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 2);
   try {
     const value = await fn();
-    return { peak: Math.max(peak, process.memoryUsage.rss()), value };
+    return { peak: exact ? kernelPeak(false)! : Math.max(peak, process.memoryUsage.rss()), value };
   } finally {
-    clearInterval(timer);
+    if (timer) clearInterval(timer);
   }
 }
 
@@ -99,8 +131,12 @@ export async function benchGuidedStep(opts: GuidedStepBenchOptions = {}): Promis
   try {
     const tiny = await openRewardGradient(undefined, { engine: 'ort', threads });
     try {
-      out.guided_step_tiny_s = await timed(runs, stepFn(tiny, taesd, 32));
-      log(`guided step, TAESD 256² + bundled tiny reward: ${out.guided_step_tiny_s.toFixed(3)} s`);
+      const step = await timedCpu(runs, stepFn(tiny, taesd, 32));
+      out.guided_step_tiny_s = step.wall;
+      out.guided_step_tiny_cpu_s = step.cpu;
+      log(`guided step, TAESD 256² + bundled tiny reward: ${step.wall.toFixed(3)} s (${step.cpu.toFixed(3)} CPU-s)`);
+      Object.assign(out, await tinyParts(tiny, taesd, runs));
+      log(`  its parts: decode ${out.guided_step_tiny_decode_s.toFixed(3)} s, reward gradient ${out.guided_step_tiny_reward_s.toFixed(3)} s, decoder VJP ${out.guided_step_tiny_vjp_s.toFixed(3)} s`);
       out.guided_step_ratio = await sdTinyRatio(tiny, runs, threads);
       log(`sd_tiny guided / unguided step: ${out.guided_step_ratio.toFixed(1)}×`);
     } finally {
@@ -111,6 +147,25 @@ export async function benchGuidedStep(opts: GuidedStepBenchOptions = {}): Promis
     await taesd.dispose();
   }
   return out;
+}
+
+/**
+ * The tiny step's parts, each timed alone on the step's own inputs (medians): the decode that keeps its forward
+ * for the VJP, the reward's score gradient at 256², the decoder's VJP (its backward half). x̂₀ and the ε update
+ * are the rest of guided_step_tiny_s.
+ */
+async function tinyParts(reward: RewardGradient, decoder: VaeDecoder, runs: number): Promise<Record<string, number>> {
+  const shape: [number, number, number, number] = [1, 4, 32, 32];
+  const x0 = gaussian(4 * 32 * 32, 1).map((v) => v * 0.5);
+  const prompts = ['a photo of a red cat sitting on a blue sofa next to two green apples'];
+  const weights = { aesthetics: 1, overall: 1 };
+  const dec = await decodeWithVjp(decoder, x0, shape);
+  const { grad } = await reward.scoreGrad(dec.pixels, prompts, weights, { size: [256, 256] });
+  return {
+    guided_step_tiny_decode_s: await timed(runs, () => decodeWithVjp(decoder, x0, shape)),
+    guided_step_tiny_reward_s: await timed(runs, () => reward.scoreGrad(dec.pixels, prompts, weights, { size: [256, 256] })),
+    guided_step_tiny_vjp_s: await timed(runs, () => dec.vjp(grad)),
+  };
 }
 
 /** The paper preset's guided step: time and memory above the unguided state (see the file header). */
@@ -128,12 +183,21 @@ async function benchPaper(taesd: VaeDecoder, runs: number, threads: number, chec
       }
       const step = stepFn(paper, taesd, 32);
       await step();
+      // The preset built in memory was only the source of the exported graph: holding its tfjs weights (1.6 GB)
+      // through the timed steps would measure the bench, not the step — a user opening a checkpoint never has them.
+      model?.dispose();
+      model = undefined;
       return step;
     });
-    const steady = await peakRss(() => timed(runs, first.value));
+    const steady = await peakRss(() => timedCpu(runs, first.value));
     const gb = (b: number) => (b - base) / 2 ** 30;
-    const r = { guided_step_paper_s: steady.value, guided_step_paper_mem_gb: gb(steady.peak), guided_step_paper_first_mem_gb: gb(first.peak) };
-    log(`guided step, TAESD 256² + paper preset: ${r.guided_step_paper_s.toFixed(3)} s, +${r.guided_step_paper_mem_gb.toFixed(2)} GB peak (first step +${r.guided_step_paper_first_mem_gb.toFixed(2)} GB)`);
+    const r = {
+      guided_step_paper_s: steady.value.wall,
+      guided_step_paper_cpu_s: steady.value.cpu,
+      guided_step_paper_mem_gb: gb(steady.peak),
+      guided_step_paper_first_mem_gb: gb(first.peak),
+    };
+    log(`guided step, TAESD 256² + paper preset: ${r.guided_step_paper_s.toFixed(3)} s (${r.guided_step_paper_cpu_s.toFixed(2)} CPU-s), +${r.guided_step_paper_mem_gb.toFixed(2)} GB peak (first step +${r.guided_step_paper_first_mem_gb.toFixed(2)} GB)`);
     return r;
   } finally {
     await paper?.dispose();

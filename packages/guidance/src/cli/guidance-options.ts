@@ -2,7 +2,7 @@ import type { Argv } from 'yargs';
 import { UserError, openRewardGradient, openScorer, type EngineChoice, type RewardGradient, type Scorer } from '@richhf/reward';
 import { loadDecoder, type VaeDecoder, type VaeEngine } from '../decoders/load';
 import { checkGuidanceSettings, DEFAULT_SCALE, type GuidanceSettings } from '../guidance/reward-guidance';
-import { DEFAULT_WEIGHTS, checkDecodeDownscale, checkRecurrence, parseWeights, parseWindow } from '../guidance/options';
+import { DEFAULT_WEIGHTS, checkDecodeDownscale, checkHeatmapPenalty, checkRecurrence, parseWeights, parseWindow } from '../guidance/options';
 
 /*
  * The reward-guidance options `guide sample` and `guide sweep` share (--reward, --scale, --window, …), their
@@ -13,6 +13,7 @@ import { DEFAULT_WEIGHTS, checkDecodeDownscale, checkRecurrence, parseWeights, p
 /** The flags as yargs hands them over. */
 export interface GuidanceArgs {
   reward?: string;
+  'heatmap-penalty'?: number;
   scale?: number;
   window?: string;
   recurrence?: number;
@@ -28,6 +29,7 @@ export interface GuidanceArgs {
 /** The same, as the commands' option objects carry them. */
 export interface GuidanceCliOptions {
   reward?: string;
+  heatmapPenalty?: number;
   scale?: number;
   window?: string;
   recurrence?: number;
@@ -43,6 +45,7 @@ export interface GuidanceCliOptions {
 export function guidanceFromArgv(a: GuidanceArgs): GuidanceCliOptions {
   return {
     reward: a.reward,
+    heatmapPenalty: a['heatmap-penalty'],
     scale: a.scale,
     window: a.window,
     recurrence: a.recurrence,
@@ -59,6 +62,7 @@ export function guidanceFromArgv(a: GuidanceArgs): GuidanceCliOptions {
 export function guidanceOptions<T>(y: Argv<T>): Argv<T & GuidanceArgs> {
   return y
     .option('reward', { type: 'string', describe: `RAHF scores to raise, score=weight,… (e.g. ${Object.entries(DEFAULT_WEIGHTS).map(([k, v]) => `${k}=${v}`).join(',')}); turns reward guidance on` })
+    .option('heatmap-penalty', { type: 'number', describe: "λ ≥ 0: also lower the reward's implausibility heatmap (objective Σ w·score − λ·P, P its soft-max mean; default 0 = off)" })
     .option('scale', { type: 'number', describe: `guidance scale s ≥ 0 (default ${DEFAULT_SCALE}; 0 = unguided)` })
     .option('window', { type: 'string', describe: 'guided steps: FROM:TO fractions of the steps (e.g. 0.2:0.8) or sigma=MIN:MAX' })
     .option('recurrence', { type: 'number', describe: "Universal Guidance's self-recurrence k (default 1)" })
@@ -73,7 +77,7 @@ export function guidanceOptions<T>(y: Argv<T>): Argv<T & GuidanceArgs> {
 
 /** The checked settings, or undefined when --reward is absent (and no other guidance option is given). */
 export function guidanceSettings(a: GuidanceCliOptions): GuidanceSettings | undefined {
-  const flags: Record<string, unknown> = { scale: a.scale, window: a.window, recurrence: a.recurrence, normalize: a.normalize, clip: a.clip, 'reward-prompt': a.rewardPrompt, 'reward-checkpoint': a.rewardCheckpoint, 'guide-vae': a.guideVae, 'decode-downscale': a.decodeDownscale };
+  const flags: Record<string, unknown> = { 'heatmap-penalty': a.heatmapPenalty, scale: a.scale, window: a.window, recurrence: a.recurrence, normalize: a.normalize, clip: a.clip, 'reward-prompt': a.rewardPrompt, 'reward-checkpoint': a.rewardCheckpoint, 'guide-vae': a.guideVae, 'decode-downscale': a.decodeDownscale };
   const given = Object.keys(flags).filter((k) => flags[k] !== undefined);
   if (a.reward === undefined) {
     if (given.length) throw new UserError(`--${given[0]}: reward guidance is off; add --reward (e.g. --reward aesthetics=1,overall=1)`);
@@ -84,6 +88,7 @@ export function guidanceSettings(a: GuidanceCliOptions): GuidanceSettings | unde
   // Each option checked under its own flag name; the library check after them then cannot fail.
   return checkGuidanceSettings({
     weights: parseWeights(a.reward === '' ? DEFAULT_WEIGHTS : a.reward, '--reward'),
+    heatmapPenalty: checkHeatmapPenalty(a.heatmapPenalty, '--heatmap-penalty'),
     scale: checkScale(a.scale),
     window: a.window === undefined ? undefined : parseWindow(a.window, '--window'),
     recurrence: checkRecurrence(a.recurrence, '--recurrence'),

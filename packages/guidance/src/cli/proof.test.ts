@@ -18,12 +18,13 @@ const run = (args: string[]) => captureRun(() => cli(args).parseAsync());
 
 test('proof --json prints the result object; --chart writes the sweep', async () => {
   const chart = path.join(tmp, 'sweep.png');
-  const r = await run(['proof', '--json', '--seeds', '8', '--seed', '100', '--scale', '3', '--scales', '0,3', '--steps', '6', '--threads', '1', '--no-progress', '--chart', chart]);
+  const r = await run(['proof', '--json', '--seeds', '8', '--seed', '100', '--scale', '3', '--scales', '0,3', '--steps', '6', '--heatmap-penalty', '2', '--threads', '1', '--no-progress', '--chart', chart]);
   expect(r.stderr).toBe('');
   expect(r.code).toBe(0);
   const j = JSON.parse(r.stdout);
   expect(j.n).toBe(8);
   expect(j.seeds).toEqual({ first: 100, n: 8 });
+  expect(j.settings).toMatchObject({ heatmap_penalty: 2, normalize: true, jacobian: 'model' });
   expect(Object.keys(j.delta).sort()).toEqual(['aesthetics', 'alignment', 'defect_rate', 'overall', 'plausibility', 'reward']);
   expect(Object.keys(j.delta.overall).sort()).toEqual(['hi', 'lo', 'value']);
   expect(j.sweep.map((p: { scale: number }) => p.scale)).toEqual([0, 3]);
@@ -56,6 +57,8 @@ describe('bad input: one line naming the option, exit code 1', () => {
     ['too few seeds', ['proof', '--seeds', '1'], /^guide: --seeds 1: expected an integer ≥ 2\n$/],
     ['a negative scale in the sweep', ['proof', '--scales', '0,-1'], /^guide: --scales -1:.*expected a finite number ≥ 0\n$/],
     ['an unknown score', ['proof', '--reward', 'beauty=1'], /^guide: weights: unknown score "beauty"/],
+    ['a NaN heatmap penalty', ['proof', '--heatmap-penalty', 'nan'], /^guide: --heatmap-penalty NaN: expected a finite number ≥ 0 \(0 = no heatmap penalty\)\n$/],
+    ['a negative heatmap penalty in the sweep', ['sweep', '--scales', '0,1', '--heatmap-penalty', '-3'], /^guide: --heatmap-penalty -3: expected a finite number ≥ 0/],
     ['an unknown Jacobian', ['proof', '--jacobian', 'exact'], /^guide: jacobian exact: expected forward or model\n$/],
     ['a window outside [0, 1]', ['proof', '--window', '0:2'], /^guide: --window: to 2 is outside \[0, 1\]/],
     ['--scale in a sweep', ['sweep', '--scales', '0,1', '--scale', '2'], /^guide: --scale: a sweep takes its scales from --scales\n$/],

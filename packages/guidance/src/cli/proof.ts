@@ -2,7 +2,7 @@ import * as fs from 'fs';
 import type { CommandModule } from 'yargs';
 import { UserError, type EngineChoice } from '@richhf/reward';
 import { Progress, writeFileAtomic } from '@richhf/reward/util';
-import { parseScales, parseWindow } from '../guidance/options';
+import { checkHeatmapPenalty, parseScales, parseWindow } from '../guidance/options';
 import { decoderFidelity } from '../proof/fidelity';
 import { PROOF_DEFAULTS, runProof, type ProofResult } from '../proof/proof';
 import { sweepChartPng } from '../proof/sweep-chart';
@@ -24,6 +24,7 @@ export interface ProofCliOptions {
   scales?: string;
   steps?: number;
   reward?: string;
+  heatmapPenalty?: number;
   window?: string;
   normalize?: boolean;
   clip?: number;
@@ -73,6 +74,7 @@ export async function runProofCommand(o: ProofCliOptions): Promise<number> {
   int('steps', o.steps, 1);
   int('threads', o.threads, 1);
   if (o.scale !== undefined && !(Number.isFinite(o.scale) && o.scale >= 0)) throw new UserError(`--scale ${o.scale}: expected a finite number ≥ 0`);
+  checkHeatmapPenalty(o.heatmapPenalty, '--heatmap-penalty');
   if (o.rewardEngine !== undefined && !['auto', 'ort', 'tfjs'].includes(o.rewardEngine)) throw new UserError(`--reward-engine ${o.rewardEngine}: expected auto, ort or tfjs`);
   if (o.chart !== undefined && fs.existsSync(o.chart) && fs.statSync(o.chart).isDirectory()) throw new UserError(`--chart ${o.chart}: is a directory; give a .png file`);
   if (o.fidelity) {
@@ -91,6 +93,7 @@ export async function runProofCommand(o: ProofCliOptions): Promise<number> {
     scales,
     steps: o.steps,
     weights: o.reward,
+    heatmapPenalty: o.heatmapPenalty,
     window,
     normalize: o.normalize,
     clip: o.clip,
@@ -111,8 +114,9 @@ export async function runProofCommand(o: ProofCliOptions): Promise<number> {
   return 0;
 }
 
-/** The options as yargs gives them: ProofCliOptions with the two kebab-case names. */
-interface ProofArgs extends Common, Omit<ProofCliOptions, 'rewardCheckpoint' | 'rewardEngine' | 'progress'> {
+/** The options as yargs gives them: ProofCliOptions with the kebab-case names. */
+interface ProofArgs extends Common, Omit<ProofCliOptions, 'rewardCheckpoint' | 'rewardEngine' | 'heatmapPenalty' | 'progress'> {
+  'heatmap-penalty'?: number;
   'reward-checkpoint'?: string;
   'reward-engine'?: string;
   progress: boolean;
@@ -131,6 +135,7 @@ export const proofCommand: CommandModule<Common, ProofArgs> = {
       .option('scales', { type: 'string', describe: `the sweep (default ${PROOF_DEFAULTS.scales.join(',')})` })
       .option('steps', { type: 'number', describe: `DDIM steps (default ${PROOF_DEFAULTS.steps})` })
       .option('reward', { type: 'string', describe: 'score weights (default aesthetics=1,overall=1)' })
+      .option('heatmap-penalty', { type: 'number', describe: `λ ≥ 0 of the implausibility-heatmap penalty (default ${PROOF_DEFAULTS.heatmapPenalty}; 0 = off)` })
       .option('window', { type: 'string', describe: 'guided steps FROM:TO or sigma=MIN:MAX (default 0:0.4)' })
       .option('normalize', { type: 'boolean', describe: 'normalise the gradient to the ε prediction’s norm (default on; --no-normalize)' })
       .option('jacobian', { type: 'string', describe: `model (the exact denoiser's Jacobian, default) or forward (ε held constant, the library default)` })
@@ -153,6 +158,7 @@ export const proofCommand: CommandModule<Common, ProofArgs> = {
         scales: argv.scales,
         steps: argv.steps,
         reward: argv.reward,
+        heatmapPenalty: argv['heatmap-penalty'],
         window: argv.window,
         normalize: argv.normalize,
         clip: argv.clip,

@@ -54,6 +54,22 @@ test('scale 0 gives exactly the unguided image', async () => {
   expect(l.scores).toEqual(l.unguided.scores);
 });
 
+test('--heatmap-penalty is recorded and changes the guided image; 0 leaves it as without the flag', async () => {
+  const args = (dir: string, extra: string[]) => ['sample', ...common(), '--reward', 'overall', '--scale', '300', ...extra, '--out', path.join(tmp, dir)];
+  const rows = async (dir: string, extra: string[]) => {
+    const r = await run(args(dir, extra));
+    expect(r.code).toBe(0);
+    return r.stdout.trim().split('\n').map((x) => JSON.parse(x))[0];
+  };
+  const plain = await rows('hp-none', []);
+  const zero = await rows('hp-zero', ['--heatmap-penalty', '0']);
+  const on = await rows('hp-on', ['--heatmap-penalty', '30']);
+  expect(plain.guidance.heatmapPenalty).toBeUndefined();
+  expect(on.guidance).toMatchObject({ weights: { overall: 1 }, heatmapPenalty: 30, scale: 300 });
+  expect(fs.readFileSync(zero.file).equals(fs.readFileSync(plain.file))).toBe(true);
+  expect(fs.readFileSync(on.file).equals(fs.readFileSync(plain.file))).toBe(false);
+});
+
 describe('bad guidance input: one line naming the option, exit code 1, nothing written', () => {
   // A decoder for 3-channel latents: TAESD's layout with tiny channel counts (weights never run).
   const threeChannel = () => {
@@ -84,6 +100,8 @@ describe('bad guidance input: one line naming the option, exit code 1, nothing w
     ['negative scale', () => ['--reward', 'overall', '--scale', '-2'], /^guide: --scale -2: expected a finite number ≥ 0\n$/],
     ['window outside [0, 1]', () => ['--reward', 'overall', '--window', '0.2:1.5'], /^guide: --window: to 1.5 is outside \[0, 1\] \(a fraction of the steps\)\n$/],
     ['a guidance option without --reward', () => ['--scale', '2'], /^guide: --scale: reward guidance is off; add --reward/],
+    ['a negative heatmap penalty', () => ['--reward', 'overall', '--heatmap-penalty', '-1'], /^guide: --heatmap-penalty -1: expected a finite number ≥ 0 \(0 = no heatmap penalty\)\n$/],
+    ['a heatmap penalty without --reward', () => ['--heatmap-penalty', '1'], /^guide: --heatmap-penalty: reward guidance is off; add --reward/],
     ['--compare without --reward', () => ['--compare'], /^guide: --compare: compares guided with unguided images; add --reward\n$/],
     ['a reward checkpoint that cannot load', () => ['--reward', 'overall', '--reward-checkpoint', path.join(tmp, 'no-such-checkpoint')], /^guide: --reward-checkpoint .*no-such-checkpoint: cannot load \(/],
     ['a decoder of other latent channels', () => ['--reward', 'overall', '--guide-vae', threeChannel()], /^guide: .*ae3: the guidance decoder takes 3-channel latents but .*unet\/model.onnx makes 4\n$/],

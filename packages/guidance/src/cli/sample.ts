@@ -62,7 +62,7 @@ export interface ImageRecord {
   vae?: string;
   /** RAHF scores of the image (with --reward). */
   scores?: Record<ScoreName, number>;
-  guidance?: { weights: Record<string, number>; scale: number; window?: string; recurrence: number; normalize: boolean; clip?: number; rewardPrompt?: string; skipped: number };
+  guidance?: { weights: Record<string, number>; heatmapPenalty?: number; scale: number; window?: string; recurrence: number; normalize: boolean; clip?: number; rewardPrompt?: string; skipped: number };
   /** With --compare: the unguided image at the same seed and its scores, and the side-by-side picture. */
   unguided?: { file: string; scores: Record<ScoreName, number> };
   compare?: string;
@@ -244,6 +244,7 @@ async function sampleWith(
           record.scores = scores[k];
           record.guidance = {
             weights: s.weights as Record<string, number>,
+            ...(s.heatmapPenalty > 0 ? { heatmapPenalty: s.heatmapPenalty } : {}),
             scale: s.scale as number,
             ...(o.window !== undefined ? { window: o.window } : {}),
             recurrence: s.recurrence,
@@ -320,7 +321,7 @@ export const sampleCommand: CommandModule<Common, SampleArgs> = {
       .option('offline', { type: 'boolean', describe: 'never download (also HF_HUB_OFFLINE=1)' })
       .option('progress', { type: 'boolean', default: true, describe: 'per-step progress line on stderr' })
       .option('compare', { type: 'boolean', describe: 'with --reward: also the unguided image at the same seed, and both side by side' })
-      .group(['reward', 'scale', 'window', 'recurrence', 'normalize', 'clip', 'reward-prompt', 'reward-checkpoint', 'reward-engine', 'guide-vae', 'decode-downscale', 'compare'], 'RAHF reward guidance:'),
+      .group(['reward', 'heatmap-penalty', 'scale', 'window', 'recurrence', 'normalize', 'clip', 'reward-prompt', 'reward-checkpoint', 'reward-engine', 'guide-vae', 'decode-downscale', 'compare'], 'RAHF reward guidance:'),
   handler: (argv) =>
     guarded(argv, () =>
       runSample({

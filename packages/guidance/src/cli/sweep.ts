@@ -6,7 +6,7 @@ import { type VaeDecoder } from '../decoders/load';
 import { rewardGuidance } from '../guidance/reward-guidance';
 import { parseScales } from '../guidance/options';
 import { StableDiffusion } from '../pipeline/stable-diffusion';
-import { runProof } from '../proof/proof';
+import { PROOF_DEFAULTS, runProof } from '../proof/proof';
 import { sweepChartPng, type SweepRow } from '../proof/sweep-chart';
 import { guarded, type Common } from './guarded';
 import { guidanceFromArgv, guidanceOptions, guidanceSettings, openGuideDecoder, openReward, type GuidanceArgs, type GuidanceCliOptions } from './guidance-options';
@@ -63,6 +63,7 @@ export async function runSweep(o: SweepOptions): Promise<number> {
       scales,
       steps: o.steps,
       weights: o.reward,
+      heatmapPenalty: o.heatmapPenalty,
       window: guidanceSettings({ ...o, reward: o.reward ?? '' })?.window,
       normalize: o.normalize,
       clip: o.clip,
@@ -157,7 +158,7 @@ export const sweepCommand: CommandModule<Common, SweepArgs> = {
       .option('model', { type: 'string', describe: 'Stable Diffusion ONNX folder or hub id (default: the synthetic world)' })
       .option('prompt', { type: 'string', array: true, describe: 'with --model: prompt (repeat for several)' })
       .option('n', { type: 'number', describe: 'with --model: images per prompt and scale (default 4)' })
-      .option('steps', { type: 'number', describe: 'sampling steps (default 25 with --model, 10 in the synthetic world)' })
+      .option('steps', { type: 'number', describe: `sampling steps (default 25 with --model, ${PROOF_DEFAULTS.steps} in the synthetic world)` })
       .option('cfg', { type: 'number', describe: 'with --model: classifier-free guidance scale (default 7.5)' })
       .option('size', { type: 'number', describe: 'with --model: image side in pixels' })
       .option('seed', { type: 'number', describe: 'first seed (default 0)' })

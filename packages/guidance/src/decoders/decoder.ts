@@ -39,6 +39,26 @@ export interface DifferentiableDecoder extends LatentDecoder {
     shape: [number, number, number, number],
     gradPixels: Float32Array,
   ): Promise<{ pixels: Float32Array; gradLatents: Float32Array }>;
+  /**
+   * Optional, for decoders that can keep their forward pass: decode now, backpropagate later (`jax.vjp`'s
+   * shape) — for callers whose d objective / d pixels depends on the pixels, as guidance's does, this saves
+   * the second forward pass that `decode` then `decodeVjp` costs. `vjp` may be called more than once.
+   */
+  decodeWithVjp?(latents: Float32Array, shape: [number, number, number, number]): Promise<DecodedWithVjp>;
+}
+
+/** Pixels of a decode and the VJP at the same latents (see {@link DifferentiableDecoder.decodeWithVjp}). */
+export interface DecodedWithVjp {
+  pixels: Float32Array;
+  /** d objective / d latents for d objective / d pixels (NHWC like the pixels). */
+  vjp(gradPixels: Float32Array): Promise<Float32Array>;
+}
+
+/** `decoder.decodeWithVjp` where it has one, else `decode` now and `decodeVjp` (a second forward) later. */
+export async function decodeWithVjp(decoder: DifferentiableDecoder, latents: Float32Array, shape: [number, number, number, number]): Promise<DecodedWithVjp> {
+  if (decoder.decodeWithVjp) return decoder.decodeWithVjp(latents, shape);
+  const pixels = await decoder.decode(latents, shape);
+  return { pixels, vjp: async (g) => (await decoder.decodeVjp(latents, shape, g)).gradLatents };
 }
 
 /**

@@ -13,7 +13,7 @@ import { OrtDecoder, OrtEncoder, OrtVaeOptions } from './ort-decoder';
 
 export type VaeEngine = 'tfjs' | 'ort';
 
-export interface LoadVaeOptions extends ReadVaeOptions, Pick<OrtVaeOptions, 'threads' | 'maxSessions'> {
+export interface LoadVaeOptions extends ReadVaeOptions, Pick<OrtVaeOptions, 'threads' | 'maxSessions' | 'spin'> {
   /** 'ort' (default) or 'tfjs' (the backend chosen by RAHF_BACKEND / initBackend). */
   engine?: VaeEngine;
 }

@@ -1,4 +1,5 @@
 import * as path from 'path';
+import * as onnxruntime from 'onnxruntime-node';
 import { UserError, initBackend } from '@richhf/reward';
 import { TfAutoencoder } from './autoencoder';
 import { VaeCheckpoint, readVaeCheckpoint } from './checkpoint';
@@ -47,6 +48,31 @@ test('onnxruntime and tfjs agree on pixels and their latent gradient, batched an
   } finally {
     await ort.dispose();
     await tfv.dispose();
+  }
+});
+
+test('decodeWithVjp: exactly the pixels and latent gradient of decode + decodeVjp, the forward run once', async () => {
+  for (const ckpt of [kl, taesd]) {
+    const dec = new OrtDecoder(ckpt, { threads: 2 });
+    try {
+      const shape: [number, number, number, number] = ckpt === kl ? [2, 4, 6, 10] : [1, 4, 4, 6];
+      const latents = wave(shape.reduce((a, b) => a * b, 1), 0.7, 2);
+      const n = shape[0] * shape[2] * shape[3] * dec.upscale ** 2 * 3;
+      const [g1, g2] = [wave(n, 1.3), wave(n, 0.4)];
+      const ref1 = await dec.decodeVjp(latents, shape, g1);
+      const ref2 = await dec.decodeVjp(latents, shape, g2);
+      const run = jest.spyOn((onnxruntime.InferenceSession as unknown as { prototype: onnxruntime.InferenceSession }).prototype, 'run');
+      const split = await dec.decodeWithVjp(latents, shape);
+      expect(split.pixels).toEqual(ref1.pixels);
+      expect(await split.vjp(g1)).toEqual(ref1.gradLatents);
+      expect(await split.vjp(g2)).toEqual(ref2.gradLatents); // the saved forward serves any number of VJPs
+      expect(run).toHaveBeenCalledTimes(3);
+      run.mockRestore();
+      await expect(split.vjp(new Float32Array(5))).rejects.toThrow(/output gradient holds 5 values/);
+      await expect(dec.decodeWithVjp(latents, [1, 3, 4, 6])).rejects.toThrow(UserError);
+    } finally {
+      await dec.dispose();
+    }
   }
 });
 

@@ -3,7 +3,8 @@ import * as ort from 'onnxruntime-node';
 import { UserError } from '@richhf/reward';
 import { OnnxModel, encodeModel, gradientModel } from '@richhf/reward/onnx';
 import { ReadVaeOptions, VaeCheckpoint, partWeights, readVaeCheckpoint } from './checkpoint';
-import { DifferentiableDecoder, LatentEncoder, checkLatents, checkPixels, scaleLatents } from './decoder';
+import { DecodedWithVjp, DifferentiableDecoder, LatentEncoder, checkLatents, checkPixels, scaleLatents } from './decoder';
+import { splitVjp } from './split-vjp';
 import { asModel, decoderGraph, encoderGraph } from './onnx-graph';
 
 /*
@@ -21,49 +22,72 @@ export interface OrtVaeOptions {
   maxSessions?: number;
   /** onnxruntime graph optimisation (default 'all'). */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Let idle intra-op threads spin-wait for work (onnxruntime's default; here default false). Spinning saves a
+   * wake-up per parallel op on idle cores but burns them while other jobs wait: on the shared 2-core machine the
+   * guided TAESD step took 0.8 CPU-s without it, 1.1–1.3 with (README, Speed).
+   */
+  spin?: boolean;
 }
 
 type Shape4 = [number, number, number, number];
 
-/** Sessions built on demand and kept per key (least recently used dropped first). */
+/** Sessions built on demand and kept per key (least recently used dropped first); one key may hold several. */
 class SessionCache {
-  private readonly sessions = new Map<string, Promise<ort.InferenceSession>>();
+  private readonly sessions = new Map<string, Promise<ort.InferenceSession[]>>();
 
   constructor(private readonly opts: OrtVaeOptions) {
     const t = opts.threads ?? os.cpus().length;
     if (!(Number.isInteger(t) && t > 0)) throw new UserError(`threads must be a positive integer, got ${t}`);
   }
 
-  get(key: string, build: () => OnnxModel): Promise<ort.InferenceSession> {
+  async get(key: string, build: () => OnnxModel): Promise<ort.InferenceSession> {
+    return (await this.getMany(key, () => [build()]))[0];
+  }
+
+  getMany(key: string, build: () => OnnxModel[]): Promise<ort.InferenceSession[]> {
     let s = this.sessions.get(key);
     if (s) {
       this.sessions.delete(key);
       this.sessions.set(key, s);
       return s;
     }
-    s = ort.InferenceSession.create(encodeModel(build()), {
+    s = (async () => {
+      const made: ort.InferenceSession[] = [];
+      try {
+        for (const m of build()) made.push(await ort.InferenceSession.create(encodeModel(m), this.sessionOptions()));
+        return made;
+      } catch (e) {
+        for (const x of made) await x.release();
+        throw e;
+      }
+    })();
+    this.sessions.set(key, s);
+    s.catch(() => this.sessions.delete(key));
+    while (this.sessions.size > (this.opts.maxSessions ?? 4)) {
+      const [oldKey, old] = this.sessions.entries().next().value as [string, Promise<ort.InferenceSession[]>];
+      this.sessions.delete(oldKey);
+      void old.then((o) => Promise.all(o.map((x) => x.release()))).catch(() => undefined);
+    }
+    return s;
+  }
+
+  private sessionOptions(): ort.InferenceSession.SessionOptions {
+    return {
       intraOpNumThreads: this.opts.threads ?? os.cpus().length,
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: this.opts.graphOptimizationLevel ?? 'all',
       // Flush denormals: small gradients multiplied through many layers can reach them, and x86 arithmetic
       // on denormals takes a slow path.
-      extra: { session: { set_denormal_as_zero: '1' } },
-    });
-    this.sessions.set(key, s);
-    s.catch(() => this.sessions.delete(key));
-    while (this.sessions.size > (this.opts.maxSessions ?? 4)) {
-      const [oldKey, old] = this.sessions.entries().next().value as [string, Promise<ort.InferenceSession>];
-      this.sessions.delete(oldKey);
-      void old.then((o) => o.release()).catch(() => undefined);
-    }
-    return s;
+      extra: { session: { set_denormal_as_zero: '1', 'intra_op.allow_spinning': this.opts.spin ? '1' : '0' } },
+    };
   }
 
   async dispose(): Promise<void> {
     const all = [...this.sessions.values()];
     this.sessions.clear();
-    for (const s of all) await (await s.catch(() => undefined))?.release();
+    for (const s of all) for (const x of (await s.catch(() => undefined)) ?? []) await x.release();
   }
 }
 
@@ -125,6 +149,33 @@ export class OrtDecoder implements DifferentiableDecoder {
 
   decode(latents: Float32Array, shape: Shape4): Promise<Float32Array> {
     return this.forward('pixels', latents, shape);
+  }
+
+  /**
+   * Decode, keeping what the backward pass needs (the gradient graph split at its seed, split-vjp.ts): the
+   * VJP then runs only the backward half, where `decode` + `decodeVjp` would run the forward twice.
+   */
+  async decodeWithVjp(latents: Float32Array, shape: Shape4): Promise<DecodedWithVjp> {
+    checkLatents(this.label, this.latentChannels, latents, shape);
+    const [fwd, bwd] = await this.cache.getMany(`split_pixels:${shape}`, () => {
+      const s = splitVjp(this.buildModel('pixels', shape, true), ['grad_pixels'], { latents: shape, grad_pixels: this.outShape('pixels', shape) }, ['pixels']);
+      return [s.forward, s.backward];
+    });
+    const lat = new ort.Tensor('float32', latents, shape);
+    const r = await fwd.run({ latents: lat });
+    const os_ = this.outShape('pixels', shape);
+    const n = os_.reduce((a, b) => a * b, 1);
+    const feeds: Record<string, ort.Tensor> = {};
+    // (A copy of the latents where the backward reads them: the caller may reuse its array before calling vjp.)
+    for (const name of bwd.inputNames) if (name !== 'grad_pixels') feeds[name] = name === 'latents' ? new ort.Tensor('float32', latents.slice(), shape) : r[name];
+    return {
+      pixels: r.pixels.data as Float32Array,
+      vjp: async (dy) => {
+        if (dy.length !== n) throw new UserError(`${this.label}: the output gradient holds ${dy.length} values, the output [${os_}] ${n}`);
+        const o = await bwd.run({ ...feeds, grad_pixels: new ort.Tensor('float32', dy, os_) });
+        return o.grad_latents.data as Float32Array;
+      },
+    };
   }
 
   /** diffusers' `vae.decode(latents / scaling_factor).sample`, NCHW in [-1, 1]. */

@@ -1,5 +1,24 @@
+import { UserError, type ScoreGradOptions, type ScoreGradResult, type ScoreWeights } from '@richhf/reward';
 import { avgPool, avgPoolAdjoint, rewardGradientAtX0, shapeGradient } from './core';
 import { LinearDecoder, QuadraticReward } from '../testing/guidance-fakes';
+
+/** QuadraticReward plus a stand-in heatmap penalty P = mean(green²) per image, honouring `heatmapPenalty`. */
+class PenalisedReward extends QuadraticReward {
+  options: ScoreGradOptions[] = [];
+  override async scoreGrad(pixels: Float32Array, prompts: string[], weights: ScoreWeights, opts: ScoreGradOptions = {}): Promise<ScoreGradResult> {
+    this.options.push(opts);
+    const r = await super.scoreGrad(pixels, prompts, weights, opts);
+    const l = opts.heatmapPenalty ?? 0;
+    if (l === 0) return r;
+    const per = pixels.length / prompts.length;
+    const penalty = new Float32Array(prompts.length);
+    for (let j = 1; j < pixels.length; j += 3) {
+      penalty[Math.floor(j / per)] += (pixels[j] * pixels[j]) / (per / 3);
+      r.grad[j] -= (l * 2 * pixels[j]) / (per / 3);
+    }
+    return { ...r, penalty };
+  }
+}
 
 const rand = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 12.9898 + seed * 78.233) * 0.8);
 
@@ -38,6 +57,35 @@ test('d reward / d x̂₀ matches central finite differences, pooled or not', as
       expect(r.grad[i]).toBeCloseTo(((await total(up)) - (await total(dn))) / (2 * h), 4);
     }
   }
+});
+
+test('with a heatmap penalty λ the gradient is that of Σ w·score − λ·P (finite differences); λ = 0 asks for none', async () => {
+  const shape: [number, number, number, number] = [2, 4, 4, 4];
+  const x0 = rand(2 * 64, 5);
+  const reward = new PenalisedReward();
+  const parts = { reward, decoder: new LinearDecoder(), weights: { overall: 1 }, heatmapPenalty: 4, decodeDownscale: 1 };
+  const r = await rewardGradientAtX0(parts, x0, shape, ['a', 'b']);
+  expect(reward.options[0]).toEqual({ size: [8, 8], heatmapPenalty: 4 });
+  expect(r.penalty).toHaveLength(2);
+  const objective = async (x: Float32Array) => {
+    const q = await rewardGradientAtX0(parts, x, shape, ['a', 'b']);
+    return q.reward.reduce((s, v) => s + v, 0) - 4 * q.penalty!.reduce((s, v) => s + v, 0);
+  };
+  for (const i of [16, 20, 90]) {
+    const h = 1e-2;
+    const up = Float32Array.from(x0);
+    const dn = Float32Array.from(x0);
+    up[i] += h;
+    dn[i] -= h;
+    expect(r.grad[i]).toBeCloseTo(((await objective(up)) - (await objective(dn))) / (2 * h), 4);
+  }
+  const off = await rewardGradientAtX0({ ...parts, heatmapPenalty: 0 }, x0, shape, ['a', 'b']);
+  expect(reward.options.at(-1)).toEqual({ size: [8, 8] });
+  expect(off.penalty).toBeUndefined();
+  // A reward that ignores the option is a clear error, not a silently unpenalised run.
+  await expect(rewardGradientAtX0({ ...parts, reward: new QuadraticReward() }, x0, shape, ['a', 'b'])).rejects.toThrow(
+    new UserError('heatmapPenalty 4: the reward (engine ort) returned no penalty; it does not implement the heatmap penalty'),
+  );
 });
 
 test('a non-finite gradient zeroes that image only and is reported', async () => {

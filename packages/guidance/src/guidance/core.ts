@@ -1,12 +1,15 @@
 import { UserError, type RewardGradient, type ScoreName, type ScoreWeights } from '@richhf/reward';
-import { type DifferentiableDecoder } from '../decoders/decoder';
+import { type DifferentiableDecoder, decodeWithVjp } from '../decoders/decoder';
 import { type NoiseLevel } from '../schedulers/scheduler';
 import { type GradientShaping } from './options';
 
 /*
  * The guidance core: from a predicted clean latent x̂₀ to d reward / d x_t.
  *
- *   x̂₀ ─(avg-pool, optional)─► decoder ─► pixels in [0, 1] ─► reward (resized to its input inside) ─► R = Σ w·score
+ *   x̂₀ ─(avg-pool, optional)─► decoder ─► pixels in [0, 1] ─► reward (resized to its input inside) ─► R = Σ w·score − λ·P
+ *
+ * (P: the soft-max mean of the reward's implausibility heatmap, with `heatmapPenalty` λ > 0; computed and
+ * differentiated inside the reward-gradient contract, like the scores.)
  *
  * and back: d R / d pixels from the reward-gradient contract, through the decoder's VJP to d R / d x̂₀, then to
  * the sample. The Jacobian of x̂₀ w.r.t. x_t is Universal Guidance's *forward guidance* one: the network's ε
@@ -24,6 +27,8 @@ export interface GuidanceParts {
   reward: RewardGradient;
   decoder: DifferentiableDecoder;
   weights: ScoreWeights;
+  /** λ of the implausibility-heatmap penalty (0 or absent: off). */
+  heatmapPenalty?: number;
   /** Decode x̂₀ average-pooled by this factor (1 = full resolution). */
   decodeDownscale: number;
 }
@@ -31,9 +36,11 @@ export interface GuidanceParts {
 export interface X0Gradient {
   /** d R / d x̂₀, NCHW like x̂₀; an image whose gradient or reward is not finite gets zeros. */
   grad: Float32Array;
-  /** Σ_k w_k·score_k / Σ_k |w_k| per image: the weighted mean score, in [0, 1] for positive weights. */
+  /** Σ_k w_k·score_k / Σ_k |w_k| per image: the weighted mean score, in [0, 1] for positive weights (penalty not included). */
   reward: Float32Array;
   scores: Record<ScoreName, Float32Array>;
+  /** With a heatmap penalty: P per image (the gradient is that of Σ w·score − λ·P). */
+  penalty?: Float32Array;
   /** Per image: whether its reward and gradient were finite. */
   finite: boolean[];
   /** The decoded pixels, NHWC [B, H, W, 3] in [0, 1] (at the reduced resolution when pooled). */
@@ -78,11 +85,14 @@ export async function rewardGradientAtX0(parts: GuidanceParts, x0: Float32Array,
   const [b] = shape;
   if (prompts.length !== b) throw new UserError(`reward prompts: ${prompts.length} for a batch of ${b}`);
   const pooled = avgPool(x0, shape, parts.decodeDownscale);
-  const pixels = await decoder.decode(pooled.data, pooled.shape);
+  // One forward: the decoder keeps what its VJP needs (decodeWithVjp), rather than decode now and again in decodeVjp.
+  const { pixels, vjp } = await decodeWithVjp(decoder, pooled.data, pooled.shape);
   const H = pooled.shape[2] * decoder.upscale;
   const W = pooled.shape[3] * decoder.upscale;
-  const { scores, grad: gradPixels } = await reward.scoreGrad(pixels, [...prompts], weights, { size: [H, W] });
-  const { gradLatents } = await decoder.decodeVjp(pooled.data, pooled.shape, gradPixels);
+  const lambda = parts.heatmapPenalty ?? 0;
+  const { scores, grad: gradPixels, penalty } = await reward.scoreGrad(pixels, [...prompts], weights, lambda > 0 ? { size: [H, W], heatmapPenalty: lambda } : { size: [H, W] });
+  if (lambda > 0 && !penalty) throw new UserError(`heatmapPenalty ${lambda}: the reward (engine ${reward.engine}) returned no penalty; it does not implement the heatmap penalty`);
+  const gradLatents = await vjp(gradPixels);
   const grad = avgPoolAdjoint(gradLatents, shape, parts.decodeDownscale);
 
   const entries = Object.entries(weights).filter(([, w]) => w !== undefined && w !== 0) as [ScoreName, number][];
@@ -92,12 +102,12 @@ export async function rewardGradientAtX0(parts: GuidanceParts, x0: Float32Array,
   const per = grad.length / b;
   for (let i = 0; i < b; i++) {
     rewardOut[i] = entries.reduce((s, [k, w]) => s + w * scores[k][i], 0) / norm;
-    let ok = Number.isFinite(rewardOut[i]);
+    let ok = Number.isFinite(rewardOut[i]) && (!penalty || Number.isFinite(penalty[i]));
     for (let j = i * per; ok && j < (i + 1) * per; j++) ok = Number.isFinite(grad[j]);
     if (!ok) grad.fill(0, i * per, (i + 1) * per);
     finite.push(ok);
   }
-  return { grad, reward: rewardOut, scores, finite, pixels, pixelShape: [b, H, W, 3] };
+  return { grad, reward: rewardOut, scores, ...(penalty ? { penalty } : {}), finite, pixels, pixelShape: [b, H, W, 3] };
 }
 
 /** g_v = d R / d v from d R / d x̂₀ under the forward-guidance Jacobian (∂x̂₀/∂v = 1/√ᾱ). */

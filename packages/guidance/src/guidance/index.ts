@@ -6,6 +6,6 @@ export { guideDenoised, sigmaLevel } from './sigma-adapter';
 export { guideLatents, CLEAN } from './post-step-adapter';
 export { renoise } from './recurrence';
 export {
-  DEFAULT_WEIGHTS, parseWeights, parseWindow, parseScales, checkWindow, inWindow, checkScaleSchedule, scaleAt,
+  DEFAULT_WEIGHTS, parseWeights, parseWindow, parseScales, checkWindow, inWindow, checkScaleSchedule, scaleAt, checkHeatmapPenalty,
   type ScaleSchedule, type StepWindow, type StepInfo, type GradientShaping,
 } from './options';

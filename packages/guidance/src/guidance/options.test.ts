@@ -1,5 +1,5 @@
 import { UserError } from '@richhf/reward';
-import { checkScaleSchedule, checkWindow, inWindow, parseScales, parseWeights, parseWindow, scaleAt } from './options';
+import { checkHeatmapPenalty, checkScaleSchedule, checkWindow, inWindow, parseScales, parseWeights, parseWindow, scaleAt } from './options';
 
 const at = (step: number, numSteps = 10, sigma = 1) => ({ step, numSteps, t: 999 - step * 100, sigma });
 
@@ -24,6 +24,13 @@ test('scales: NaN, negative and infinite values are refused, per-step lists must
   expect(() => scaleAt(() => NaN, at(1))).toThrow(/scale at step 1 NaN/);
   expect(parseScales('0, 1,2.5')).toEqual([0, 1, 2.5]);
   expect(() => parseScales('1,-2')).toThrow(/--scales -2:/);
+});
+
+test('heatmap penalty: absent is 0 (off); negative, NaN and infinite λ are one-line errors naming the option', () => {
+  expect(checkHeatmapPenalty(undefined)).toBe(0);
+  expect(checkHeatmapPenalty(3)).toBe(3);
+  expect(() => checkHeatmapPenalty(-1, '--heatmap-penalty')).toThrow(new UserError('--heatmap-penalty -1: expected a finite number ≥ 0 (0 = no heatmap penalty)'));
+  for (const bad of [NaN, Infinity]) expect(() => checkHeatmapPenalty(bad)).toThrow(new RegExp(`^heatmapPenalty ${bad}:`));
 });
 
 test('windows: fractions of the steps (half open except at 1) or σ ranges; outside [0, 1] is refused', () => {

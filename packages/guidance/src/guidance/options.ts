@@ -159,6 +159,16 @@ export function checkRecurrence(k: number | undefined, option = 'recurrence'): n
   return v;
 }
 
+/**
+ * λ of the implausibility-heatmap penalty (a finite number ≥ 0; 0 = off): the guided objective becomes
+ * Σ w·score − λ·P, P the soft-max mean of the reward's implausibility map (@richhf/reward's ScoreGradOptions).
+ */
+export function checkHeatmapPenalty(l: number | undefined, option = 'heatmapPenalty'): number {
+  const v = l ?? 0;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new UserError(`${option} ${String(l)}: expected a finite number ≥ 0 (0 = no heatmap penalty)`);
+  return v;
+}
+
 /** Decode x̂₀ at 1/factor of the resolution (latents average-pooled by `factor`, an integer ≥ 1). */
 export function checkDecodeDownscale(f: number | undefined, option = 'decodeDownscale'): number {
   const v = f ?? 1;

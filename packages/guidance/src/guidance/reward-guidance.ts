@@ -6,7 +6,7 @@ import { modelOutputFromEpsilon, predictedEpsilon, predictedOriginal, type Noise
 import { gradWrtSample, rewardGradientAtX0, shapeGradient, type GuidanceParts, type Shape4 } from './core';
 import { guideEpsilon } from './epsilon-adapter';
 import {
-  DEFAULT_WEIGHTS, checkDecodeDownscale, checkRecurrence, checkScaleSchedule, checkShaping, checkWindow, inWindow, parseWeights, scaleAt,
+  DEFAULT_WEIGHTS, checkDecodeDownscale, checkHeatmapPenalty, checkRecurrence, checkScaleSchedule, checkShaping, checkWindow, inWindow, parseWeights, scaleAt,
   type ScaleSchedule, type StepInfo, type StepWindow,
 } from './options';
 import { CLEAN, guideLatents } from './post-step-adapter';
@@ -31,6 +31,11 @@ export interface RewardGuidanceOptions {
   decoder: DifferentiableDecoder;
   /** Weight per score, or `"aesthetics=1,overall=1"` (default {@link DEFAULT_WEIGHTS}). */
   weights?: ScoreWeights | string;
+  /**
+   * λ ≥ 0 of the implausibility-heatmap penalty (default 0 = off, and the heatmap head is not run): the guided
+   * objective becomes Σ w·score − λ·P, P the soft-max mean of the reward's implausibility map (in [0, 1]).
+   */
+  heatmapPenalty?: number;
   /** A number, one per step, or a function of the step (default {@link DEFAULT_SCALE}); 0 = unguided. */
   scale?: ScaleSchedule;
   /** Guided steps: a fraction of the loop or a σ range (default every step). */
@@ -63,6 +68,7 @@ export type ModelVjp = (at: { step: number; t: number; sample: Float32Array; sha
 /** The options besides the models, as {@link checkGuidanceSettings} returns them. */
 export interface GuidanceSettings {
   weights: ScoreWeights;
+  heatmapPenalty: number;
   scale: ScaleSchedule;
   window: StepWindow | undefined;
   normalize: boolean;
@@ -81,6 +87,7 @@ export function checkGuidanceSettings(opts: Omit<RewardGuidanceOptions, 'reward'
   const shaping = checkShaping({ normalize: opts.normalize, clip: opts.clip });
   return {
     weights: parseWeights(opts.weights ?? DEFAULT_WEIGHTS, 'weights'),
+    heatmapPenalty: checkHeatmapPenalty(opts.heatmapPenalty, 'heatmapPenalty'),
     scale: checkScaleSchedule(opts.scale ?? DEFAULT_SCALE, 'scale'),
     window: checkWindow(opts.window, 'window'),
     normalize: shaping.normalize ?? false,
@@ -101,6 +108,8 @@ export interface GuidanceStats {
   evaluations: number;
   /** The weighted mean score of each image's decoded x̂₀ at its latest guided step. */
   lastReward?: Float32Array;
+  /** With a heatmap penalty: P of each image's decoded x̂₀ at its latest guided step (before λ). */
+  lastPenalty?: Float32Array;
 }
 
 /** What `step()` needs: the pipeline's StepContext has all of it; a hand-written loop passes these. */
@@ -139,6 +148,7 @@ export class RewardGuidance {
   readonly reward: RewardGradient;
   readonly decoder: DifferentiableDecoder;
   readonly weights: ScoreWeights;
+  readonly heatmapPenalty: number;
   readonly scale: ScaleSchedule;
   readonly window: StepWindow | undefined;
   readonly normalize: boolean;
@@ -161,6 +171,7 @@ export class RewardGuidance {
     this.decoder = opts.decoder;
     const c = checkGuidanceSettings(opts);
     this.weights = c.weights;
+    this.heatmapPenalty = c.heatmapPenalty;
     this.scale = c.scale;
     this.window = c.window;
     this.normalize = c.normalize;
@@ -170,7 +181,7 @@ export class RewardGuidance {
     this.rewardPrompt = c.rewardPrompt;
     if (opts.jacobian !== undefined && opts.jacobian !== 'forward' && typeof opts.jacobian !== 'function') throw new UserError(`jacobian: expected 'forward' or a function (the model's vector–Jacobian product)`);
     this.jacobian = opts.jacobian ?? 'forward';
-    this.parts = { reward: this.reward, decoder: this.decoder, weights: this.weights, decodeDownscale: this.decodeDownscale };
+    this.parts = { reward: this.reward, decoder: this.decoder, weights: this.weights, heatmapPenalty: this.heatmapPenalty, decodeDownscale: this.decodeDownscale };
     this.noise = new GaussianGenerator(opts.seed ?? 0);
     this.warn = opts.warn ?? ((m) => process.stderr.write(`guidance: warning: ${m}\n`));
   }
@@ -224,6 +235,7 @@ export class RewardGuidance {
     this.stats.skipped += bad;
     this.stats.guided += shape[0] - bad;
     this.stats.lastReward = r.reward;
+    if (r.penalty) this.stats.lastPenalty = r.penalty;
     if (bad > 0 && !this.warned) {
       this.warned = true;
       this.warn(`the reward gradient came out NaN or infinite for ${bad} image(s) at step ${step}; such steps are left unguided (counted in stats.skipped, not warned again)`);

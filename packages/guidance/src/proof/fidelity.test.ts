@@ -14,4 +14,8 @@ test('decoded members keep the reward–truth correlation, and the reward’s fa
   expect(f.selection.best.reward).toBeGreaterThan(f.selection.all.reward);
   expect(f.selection.best.truth_overall).toBeGreaterThan(f.selection.all.truth_overall + 0.1);
   expect(f.selection.best.defect_rate).toBeLessThan(f.selection.all.defect_rate - 0.3);
+  // The heatmap penalty's reduction: the implausibility map flags defective members, its soft maximum more than its mean.
+  expect(f.heatmap.softmax.defect).toBeGreaterThan(0.3);
+  expect(f.heatmap.softmax.defect).toBeGreaterThan(f.heatmap.mean.defect);
+  expect(f.heatmap.softmax.plausibility).toBeLessThan(-0.3);
 });

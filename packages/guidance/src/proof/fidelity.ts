@@ -1,4 +1,4 @@
-import { SCORE_NAMES, generateExample, openScorer, type EngineChoice, type ScoreName, type ScoreWeights } from '@richhf/reward';
+import { HEATMAP_PENALTY_TEMPERATURE, SCORE_NAMES, generateExample, heatmapPenaltyReduce, openScorer, type EngineChoice, type ScoreName, type ScoreWeights } from '@richhf/reward';
 import { DEFAULT_WEIGHTS, parseWeights } from '../guidance/options';
 import { SYNTH_LDM_DIR, loadSynthLdm } from './bundle';
 
@@ -21,6 +21,12 @@ export interface FidelityResult {
    * guidance that only chooses among the set (the proof's samples always end at members).
    */
   selection: Record<'all' | 'best', { reward: number; truth_overall: number; defect_rate: number }>;
+  /**
+   * What the heatmap penalty has to work with: within-prompt r, on decoded members, of the implausibility map
+   * reduced per image — its mean, and the penalty's soft-max mean at the default τ — with the true defect label
+   * (1 = has an artifact) and the true plausibility.
+   */
+  heatmap: Record<'mean' | 'softmax', { defect: number; plausibility: number }>;
 }
 
 function withinPearson(a: number[], b: number[], groups: number[]): number {
@@ -63,7 +69,7 @@ export async function decoderFidelity(o: { bundle?: string; checkpoint?: string;
     for (let i = 0; i < rendered.length; i++) mse += (rendered[i] - decoded[i]) ** 2;
     const captions = world.members.map((m) => m.caption);
     const groups = world.members.map((m) => m.prompt);
-    const [fr, fd] = [await scorer.score(rendered, captions, { size: [size, size] }), await scorer.score(decoded, captions, { size: [size, size] })];
+    const [fr, fd] = [await scorer.score(rendered, captions, { size: [size, size] }), await scorer.score(decoded, captions, { size: [size, size], heatmaps: true })];
     const truth = (k: ScoreName) => world.members.map((m) => m.truth[k]);
     const entries = Object.entries(weights) as [ScoreName, number][];
     const objective = (fb: typeof fr) => fb.map((f) => entries.reduce((a, [k, w]) => a + w * f.scores[k], 0));
@@ -82,7 +88,14 @@ export async function decoderFidelity(o: { bundle?: string; checkpoint?: string;
       defect_rate: idx.reduce((a, i) => a + (world.members[i].artifacts.length ? 1 : 0), 0) / idx.length,
     });
     const selection = { all: summary(world.members.map((_, i) => i)), best: summary([...best.values()]) };
-    return { members: n, correlation, mse: mse / rendered.length, selection };
+    const maps = fd.map((f) => f.heatmaps!.implausibility.data);
+    const defect = world.members.map((m) => (m.artifacts.length ? 1 : 0));
+    const against = (p: number[]) => ({ defect: withinPearson(p, defect, groups), plausibility: withinPearson(p, truth('plausibility'), groups) });
+    const heatmap = {
+      mean: against(maps.map((m) => m.reduce((a, v) => a + v, 0) / m.length)),
+      softmax: against(maps.map((m) => heatmapPenaltyReduce(m, 1, HEATMAP_PENALTY_TEMPERATURE)[0])),
+    };
+    return { members: n, correlation, mse: mse / rendered.length, selection, heatmap };
   } finally {
     await scorer.dispose();
     await world.ae.dispose();

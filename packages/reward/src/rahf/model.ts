@@ -7,12 +7,15 @@ import { HEATMAP_NAMES, HeatmapName, RahfConfig, SCORE_NAMES, ScoreName } from '
 import { markLogitBias, misalignedWords } from './keywords';
 import { RichFeedback, feedbackRows } from './feedback';
 import { EngineName, Scorer, ScoreDefaults, ScoreOptions, SCORE_DEFAULTS, checkBatchSize, pixelArraySize } from './scorer';
-import { RewardGradient, ScoreGradOptions, ScoreGradResult, ScoreWeights, checkScoreWeights } from './reward-gradient';
+import { RewardGradient, ScoreGradOptions, ScoreGradResult, ScoreWeights, checkHeatmapPenalty, checkScoreWeights } from './reward-gradient';
 import { LoadOptions, ModelParts, PresetOptions, checkParams, loadParts, presetParts, writeParts } from './checkpoint';
 import { RahfNetwork, tidyRecord } from './network';
 
 export { type LoadOptions, type PresetOptions } from './checkpoint';
 export { type ForwardOutput } from './network';
+
+/** RewardModel.scoreGrad of a tensor: the contract's result with the gradient kept as a tensor. */
+export type TensorScoreGrad = Omit<ScoreGradResult, 'grad'> & { grad: tf.Tensor4D };
 
 /** Options of the deprecated `predict` (defaults: heatmaps and keywords on); see ScoreOptions. */
 export type PredictOptions = ScoreOptions;
@@ -225,45 +228,46 @@ export class RewardModel extends RahfNetwork implements Scorer, RewardGradient {
   }
 
   /**
-   * Scores and d(Σ_i Σ_k w_k·score_k,i)/d pixels for pixels in [0,1] (NHWC, any size): resize and
-   * normalisation are inside the differentiated function, heatmap heads are skipped. Every score type
-   * is returned; only weighted ones contribute to the gradient. A Float32Array input is the
-   * {@link RewardGradient} contract (size from `opts.size`, gradient on the host); a tensor input keeps
-   * the gradient as a tensor.
+   * Scores and d(Σ_i Σ_k w_k·score_k,i − λ·Σ_i P_i)/d pixels for pixels in [0,1] (NHWC, any size): resize and
+   * normalisation are inside the differentiated function. P is the implausibility heatmap's soft-max mean
+   * (`opts.heatmapPenalty` = λ > 0, reward-gradient.ts); without it the heatmap heads are skipped. Every score
+   * type is returned; only weighted ones contribute to the gradient. A Float32Array input is the
+   * {@link RewardGradient} contract (size from `opts.size`, gradient on the host); a tensor input keeps the
+   * gradient as a tensor.
    */
   scoreGrad(pixels01: Float32Array, prompts: string[], weights: ScoreWeights, opts?: ScoreGradOptions): Promise<ScoreGradResult>;
-  scoreGrad(pixels01: tf.Tensor4D, prompts: string[], weights: ScoreWeights): Promise<{ scores: Record<ScoreName, Float32Array>; grad: tf.Tensor4D }>;
-  async scoreGrad(
-    pixels01: Float32Array | tf.Tensor4D,
-    prompts: string[],
-    weights: ScoreWeights,
-    opts: ScoreGradOptions = {},
-  ): Promise<{ scores: Record<ScoreName, Float32Array>; grad: Float32Array | tf.Tensor4D }> {
-    if (pixels01 instanceof tf.Tensor) return this.scoreGradTensor(pixels01, prompts, weights);
+  scoreGrad(pixels01: tf.Tensor4D, prompts: string[], weights: ScoreWeights, opts?: Omit<ScoreGradOptions, 'size'>): Promise<TensorScoreGrad>;
+  async scoreGrad(pixels01: Float32Array | tf.Tensor4D, prompts: string[], weights: ScoreWeights, opts: ScoreGradOptions = {}): Promise<ScoreGradResult | TensorScoreGrad> {
+    if (pixels01 instanceof tf.Tensor) return this.scoreGradTensor(pixels01, prompts, weights, opts);
     const [h, w] = pixelArraySize(pixels01, prompts.length, this.config.imageSize, opts.size, 'scoreGrad');
     const x = tf.tensor4d(pixels01, [prompts.length, h, w, 3]);
     try {
-      const { scores, grad } = await this.scoreGradTensor(x, prompts, weights);
+      const { grad, ...rest } = await this.scoreGradTensor(x, prompts, weights, opts);
       const g = (await grad.data()) as Float32Array;
       grad.dispose();
-      return { scores, grad: g };
+      return { ...rest, grad: g };
     } finally {
       x.dispose();
     }
   }
 
-  private async scoreGradTensor(
-    pixels01: tf.Tensor4D,
-    prompts: string[],
-    weights: ScoreWeights,
-  ): Promise<{ scores: Record<ScoreName, Float32Array>; grad: tf.Tensor4D }> {
+  private async scoreGradTensor(pixels01: tf.Tensor4D, prompts: string[], weights: ScoreWeights, opts: ScoreGradOptions): Promise<TensorScoreGrad> {
     const ws = checkScoreWeights(weights, 'scoreGrad');
+    const pen = checkHeatmapPenalty(opts, 'scoreGrad');
     const kept = {} as Record<ScoreName, tf.Tensor1D>;
+    let keptPenalty: tf.Tensor1D | undefined;
     const f = (x: tf.Tensor) => {
-      const { scores } = this.run(this.preprocess(x as tf.Tensor4D), prompts, { heatmaps: false, caption: false });
+      const { scores, heatmaps } = this.run(this.preprocess(x as tf.Tensor4D), prompts, { heatmaps: pen !== undefined, caption: false });
       for (const t of SCORE_NAMES) kept[t] = tf.keep(scores[t]);
       let total: tf.Tensor = tf.scalar(0);
       for (const [k, w] of ws) total = tf.add(total, tf.mul(tf.sum(scores[k]), w));
+      if (pen) {
+        // heatmapPenaltyReduce on tensors: Σ_p softmax(map / τ)_p · map_p per image.
+        const map = tf.reshape(heatmaps!.implausibility, [prompts.length, -1]);
+        const p = tf.sum(tf.mul(tf.softmax(tf.div(map, pen.temperature)), map), 1) as tf.Tensor1D;
+        keptPenalty = tf.keep(p);
+        total = tf.sub(total, tf.mul(tf.sum(p), pen.lambda));
+      }
       return total as tf.Scalar;
     };
     const { value, grad } = tf.valueAndGrad(f)(pixels01);
@@ -271,9 +275,11 @@ export class RewardModel extends RahfNetwork implements Scorer, RewardGradient {
     try {
       const scores = {} as Record<ScoreName, Float32Array>;
       for (const t of SCORE_NAMES) scores[t] = (await kept[t].data()) as Float32Array;
-      return { scores, grad: grad as tf.Tensor4D };
+      const out: TensorScoreGrad = { scores, grad: grad as tf.Tensor4D };
+      if (keptPenalty) out.penalty = (await keptPenalty.data()) as Float32Array;
+      return out;
     } finally {
-      tf.dispose(Object.values(kept));
+      tf.dispose([...Object.values(kept), ...(keptPenalty ? [keptPenalty] : [])]);
     }
   }
 
