@@ -1,12 +1,32 @@
 import type { Argv } from 'yargs';
 import { UserError } from '@richhf/reward';
-import type { BuildOptions } from '../builder';
+import type { BuildOptions, ScorerSpec } from '../builder';
 import { FORMAT_NAMES, FormatName } from '../writers/output';
 import { listOption, paramsOption } from './guarded';
 
+/** The RAHF model that scores: options of every command that opens one (`checkpoint` described per command). */
+export function scorerOptions<T>(y: Argv<T>, checkpoint = 'RAHF checkpoint (folder, file, HF hub id) or ONNX export folder (default: bundled)') {
+  return y
+    .option('checkpoint', { type: 'string', describe: checkpoint })
+    .option('engine', { type: 'string', choices: ['auto', 'ort', 'tfjs'], default: 'auto' })
+    .option('threads', { type: 'number', describe: 'onnxruntime threads (default: CPUs)' })
+    .option('cache-dir', { type: 'string', describe: 'ONNX export cache (default RAHF_CACHE_DIR or ~/.cache/richhf/onnx)' });
+}
+
+export interface ScorerArgs {
+  checkpoint?: string;
+  engine: string;
+  threads?: number;
+  'cache-dir'?: string;
+}
+
+export function scorerFromArgs(a: ScorerArgs): ScorerSpec {
+  return { checkpoint: a.checkpoint, engine: a.engine as ScorerSpec['engine'], threads: a.threads, cacheDir: a['cache-dir'] };
+}
+
 /** Options shared by `build` and the queue commands: what to generate, how to select, how to score. */
 export function generationOptions<T>(y: Argv<T>) {
-  return y
+  return scorerOptions(y)
     .option('generator', { type: 'string', demandOption: true, describe: 'folder:DIR | a1111:URL | comfyui:URL | sd-ort:DIR' })
     .option('n', { type: 'number', default: 8, describe: 'candidates per prompt' })
     .option('seed', { type: 'number', default: 0, describe: 'run seed (candidate seeds derive from it and the prompt id)' })
@@ -16,11 +36,7 @@ export function generationOptions<T>(y: Argv<T>) {
     .option('pairs', { type: 'boolean', default: false, describe: 'form best-vs-worst preference pairs (for --format dpo)' })
     .option('margin', { type: 'number', default: 0.1, describe: 'minimum best − worst score of a pair' })
     .option('keywords', { type: 'boolean', default: true, describe: "decode accepted samples' misaligned prompt words" })
-    .option('checkpoint', { type: 'string', describe: 'RAHF checkpoint (folder, file, HF hub id) or ONNX export folder (default: bundled)' })
-    .option('engine', { type: 'string', choices: ['auto', 'ort', 'tfjs'], default: 'auto' })
     .option('int8', { type: 'boolean', default: false, describe: 'score with the dynamically int8-quantised export' })
-    .option('threads', { type: 'number', describe: 'onnxruntime threads (default: CPUs)' })
-    .option('cache-dir', { type: 'string', describe: 'ONNX export cache (default RAHF_CACHE_DIR or ~/.cache/richhf/onnx)' })
     .option('batch-size', { type: 'number', default: 8, describe: 'images per scorer forward pass' })
     .option('concurrency', { type: 'number', default: 2, describe: 'generator requests in flight' })
     .option('workflow', { type: 'string', describe: 'comfyui: API-format workflow JSON to patch' })
@@ -29,7 +45,7 @@ export function generationOptions<T>(y: Argv<T>) {
     .option('retries', { type: 'number', default: 3, describe: 'HTTP generators: tries per request' });
 }
 
-export interface GenerationArgs {
+export interface GenerationArgs extends ScorerArgs {
   generator: string;
   n: number;
   seed: number;
@@ -39,11 +55,7 @@ export interface GenerationArgs {
   pairs: boolean;
   margin: number;
   keywords: boolean;
-  checkpoint?: string;
-  engine: string;
   int8: boolean;
-  threads?: number;
-  'cache-dir'?: string;
   'batch-size': number;
   concurrency: number;
   workflow?: string;
@@ -64,7 +76,7 @@ export function generationFromArgs(a: GenerationArgs): Omit<BuildOptions, 'promp
     pairs: a.pairs,
     margin: a.margin,
     keywords: a.keywords,
-    scorer: { checkpoint: a.checkpoint, engine: a.engine as 'auto', int8: a.int8, threads: a.threads, cacheDir: a['cache-dir'] },
+    scorer: { ...scorerFromArgs(a), int8: a.int8 },
     batchSize: a['batch-size'],
     concurrency: a.concurrency,
   };

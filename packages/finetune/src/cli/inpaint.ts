@@ -2,8 +2,9 @@ import type { Argv, CommandModule } from 'yargs';
 import { formatInterval as iv } from '../proof/bootstrap';
 import { runInpaint } from '../inpaint/run';
 import { Common, guarded, paramsOption } from './guarded';
+import { ScorerArgs, scorerFromArgs, scorerOptions } from './build-options';
 
-interface InpaintArgs extends Common {
+interface InpaintArgs extends Common, ScorerArgs {
   generator: string;
   prompts?: string;
   'held-out'?: number;
@@ -17,10 +18,6 @@ interface InpaintArgs extends Common {
   param?: string[];
   timeout: number;
   retries: number;
-  checkpoint?: string;
-  engine: string;
-  threads?: number;
-  'cache-dir'?: string;
   json: boolean;
   progress: boolean;
 }
@@ -30,7 +27,7 @@ export const inpaintCommand: CommandModule<Common, InpaintArgs> = {
   command: 'inpaint',
   describe: 'heatmap-masked inpainting: mask the implausible region, re-generate it K times, keep the best if predicted plausibility rises (writes before / mask / after PNGs; resumable)',
   builder: (y) =>
-    (y as Argv<Common>)
+    scorerOptions(y as Argv<Common>)
       .option('generator', { type: 'string', demandOption: true, describe: 'synth[:DIR] (scene tokens) | a1111:URL (img2img with the mask)' })
       .option('prompts', { type: 'string', describe: 'prompts file (.jsonl or text)' })
       .option('held-out', { type: 'number', describe: "synth: the first N prompts of the world's test split instead (truth known: summary.json has the proof)" })
@@ -44,10 +41,6 @@ export const inpaintCommand: CommandModule<Common, InpaintArgs> = {
       .option('param', { type: 'string', array: true, describe: 'generator settings key=value (synth: steps, guidance…; a1111: img2img fields such as denoising_strength)' })
       .option('timeout', { type: 'number', default: 600, describe: 'HTTP generators: seconds per request' })
       .option('retries', { type: 'number', default: 3 })
-      .option('checkpoint', { type: 'string', describe: 'RAHF checkpoint (default: bundled)' })
-      .option('engine', { type: 'string', choices: ['auto', 'ort', 'tfjs'], default: 'auto' })
-      .option('threads', { type: 'number' })
-      .option('cache-dir', { type: 'string' })
       .option('json', { type: 'boolean', default: false, describe: 'print summary.json' })
       .option('progress', { type: 'boolean', default: true }) as unknown as Argv<InpaintArgs>,
   handler: (a) =>
@@ -55,7 +48,7 @@ export const inpaintCommand: CommandModule<Common, InpaintArgs> = {
       const s = await runInpaint({
         generator: a.generator, generatorOptions: { params: paramsOption(a.param), timeoutSeconds: a.timeout, retries: a.retries },
         prompts: a.prompts, heldOut: a['held-out'], images: a.images, out: a.out, k: a.k, threshold: a.threshold, dilate: a.dilate, grid: a.grid, seed: a.seed,
-        scorer: { checkpoint: a.checkpoint, engine: a.engine as 'auto', threads: a.threads, cacheDir: a['cache-dir'] }, progress: a.progress,
+        scorer: scorerFromArgs(a), progress: a.progress,
       });
       if (a.json) process.stdout.write(JSON.stringify(s, null, 1) + '\n');
       else {

@@ -3,8 +3,9 @@ import { excludesZero, formatInterval as iv } from '../proof/bootstrap';
 import { runProof, type ProofResult } from '../proof/proof';
 import { synthSettings } from '../synth/generator';
 import { Common, guarded, paramsOption } from './guarded';
+import { ScorerArgs, scorerFromArgs, scorerOptions } from './build-options';
 
-interface ProofArgs extends Common {
+interface ProofArgs extends Common, ScorerArgs {
   work: string;
   seed: number;
   prompts: number;
@@ -17,10 +18,6 @@ interface ProofArgs extends Common {
   'rest-lr': number;
   generator?: string;
   param?: string[];
-  checkpoint?: string;
-  engine: string;
-  threads?: number;
-  'cache-dir'?: string;
   json: boolean;
   progress: boolean;
 }
@@ -41,7 +38,7 @@ export const proofCommand: CommandModule<Common, ProofArgs> = {
   command: 'proof',
   describe: "best-of-N finetuning of the scene generator by RAHF plausibility, measured on exact truth against the original, a random-selection control and selection by overall (resumable)",
   builder: (y) =>
-    (y as Argv<Common>)
+    scorerOptions(y as Argv<Common>, 'RAHF checkpoint for selection and scoring (default: bundled)')
       .option('work', { type: 'string', default: 'finetune-proof', describe: 'work folder: prompts, best-of-N sets, finetuned generators, results (a rerun resumes; another --seed reuses the sets and models)' })
       .option('seed', { type: 'number', default: 0, describe: 'held-out prompts (world S test split) and sample seeds' })
       .option('prompts', { type: 'number', default: 1000, describe: 'training-split prompts the best-of-N sets are built from' })
@@ -54,17 +51,13 @@ export const proofCommand: CommandModule<Common, ProofArgs> = {
       .option('rest-lr', { type: 'number', default: 0, describe: 'with --trainable: learning-rate factor of the other parameters (0: frozen)' })
       .option('generator', { type: 'string', describe: 'generator checkpoint to finetune (default: the bundled one)' })
       .option('param', { type: 'string', array: true, describe: 'decoding: steps=8, guidance=0, temperature=1, choice_temperature=…' })
-      .option('checkpoint', { type: 'string', describe: 'RAHF checkpoint for selection and scoring (default: bundled)' })
-      .option('engine', { type: 'string', choices: ['auto', 'ort', 'tfjs'], default: 'auto' })
-      .option('threads', { type: 'number' })
-      .option('cache-dir', { type: 'string', describe: 'ONNX export cache of the reward model' })
       .option('json', { type: 'boolean', default: false, describe: 'print the result as JSON' })
       .option('progress', { type: 'boolean', default: true }) as unknown as Argv<ProofArgs>,
   handler: (a) =>
     guarded(a, async () => {
       const { result: r, file } = await runProof({
         work: a.work, seed: a.seed, prompts: a.prompts, n: a.n, samples: a.samples, steps: a.steps, lr: a.lr, replay: a.replay, trainable: a.trainable, restLr: a['rest-lr'], generator: a.generator,
-        decoding: synthSettings(paramsOption(a.param)), scorer: { checkpoint: a.checkpoint, engine: a.engine as 'auto', threads: a.threads, cacheDir: a['cache-dir'] }, progress: a.progress,
+        decoding: synthSettings(paramsOption(a.param)), scorer: scorerFromArgs(a), progress: a.progress,
       });
       const checks = proofChecks(r);
       if (a.json) process.stdout.write(JSON.stringify(r, null, 1) + '\n');
